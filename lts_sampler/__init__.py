@@ -1,0 +1,12 @@
+"""lts-sampler: Latent Timbre Synthesis as a sampler.
+
+The runtime (this package) runs exported models in onnxruntime and never imports torch;
+training and export live in the ``export`` package.
+"""
+
+from lts_sampler.errors import LtsError
+from lts_sampler.spec import AudioSpec
+
+__version__ = "0.1.0"
+
+__all__ = ["AudioSpec", "LtsError", "__version__"]

@@ -1,0 +1,223 @@
+"""The ``lts-sampler`` command. A thin face over the library: parse, call, report.
+
+User mistakes (LtsError) become one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lts_sampler import __version__
+from lts_sampler.errors import LtsError
+
+TRAIN_EXTRA_HINT = (
+    "needs the training extra (torch, onnx export): pip install 'lts-sampler[train]' "
+    "(in a checkout: pip install -e '.[train]')"
+)
+
+
+def _require_torch(verb: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise LtsError(f"`lts-sampler {verb}` {TRAIN_EXTRA_HINT}") from None
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _require_torch("train")
+    from export.train import TrainConfig, train
+
+    if args.data is None and not args.resume:
+        raise LtsError("give the folder of audio to train on: lts-sampler train DATA -o RUN")
+    options = {k: getattr(args, k) for k in (
+        "arch", "latent_dim", "hidden", "beta", "lr", "batch_size", "epochs", "max_minutes", "patience",
+        "eval_interval", "shift_bins", "gain_db", "seed", "device", "heldout_list", "cache_dir", "workers",
+    )}
+    cfg = TrainConfig(data=args.data or "", out=args.out, **{k: v for k, v in options.items() if v is not None})
+    train(cfg, resume=args.resume, console=_console())
+    print(Path(args.out).resolve())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _require_torch("export")
+    from export.onnx_export import export_bundle
+
+    info = export_bundle(
+        args.run, args.out, name=args.name, dataset_name=args.dataset_name, licence=args.licence,
+        evaluate=not args.no_evaluate, console=_console(),
+    )
+    parity = info["metrics"]["export_parity"]
+    _console().print(
+        f"wrote {args.out}: onnxruntime matches torch within {max(parity['mu'], parity['magnitude']):.1e} "
+        f"of the output scale on {parity['frames']} frames",
+    )
+    heldout = info["metrics"].get("heldout")
+    if heldout:
+        m, i = heldout["mean"]["model"], heldout["mean"]["ideal"]
+        _console().print(f"held-out: SC {m['sc']:.3f}, LSD {m['lsd_db']:.2f} dB (ideal {i['sc']:.3f}, {i['lsd_db']:.2f} dB)")
+    print(Path(args.out).resolve())
+    return 0
+
+
+def resolve_model(name_or_path: str | None):
+    """A bundle from a path or from a name among ``lts-sampler models``."""
+    from lts_sampler.model import ModelBundle, default_bundle_path, find_bundles
+
+    if name_or_path is None:
+        return default_bundle_path()
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    for bundle in find_bundles():
+        if bundle.name == name_or_path:
+            return bundle
+    known = ", ".join(b.name for b in find_bundles()) or "none"
+    raise LtsError(f"no model bundle {name_or_path!r}: not a folder, nor a known model ({known})")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from lts_sampler.audio import find_audio_files
+    from lts_sampler.evaluate import evaluate_bundle, format_table, heldout_files
+    from lts_sampler.model import ModelBundle
+
+    bundle = ModelBundle.load(resolve_model(args.model), device=args.device)
+    data = Path(args.data)
+    if args.all or data.is_file():
+        files = [data] if data.is_file() else find_audio_files(data)
+    else:
+        files = heldout_files(bundle, data)
+    with Progress(console=_console(), transient=True) as progress:
+        task = progress.add_task("evaluating", total=len(files))
+        result = evaluate_bundle(
+            bundle, files, seconds=args.seconds, n_iter=args.n_iter,
+            progress=lambda done, total, name: progress.update(task, completed=done, description=name),
+        )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{bundle.name} on {len(result['settings']['files_evaluated'])} files of {data} ({bundle.provider})")
+        print(format_table(result))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from lts_sampler.model import ModelBundle, find_bundles
+
+    rows = []
+    for path in find_bundles():
+        try:
+            bundle = ModelBundle.load(path, device="cpu")
+        except LtsError as err:
+            rows.append({"path": str(path), "error": str(err)})
+            continue
+        heldout = bundle.info.get("metrics", {}).get("heldout", {}).get("mean", {}).get("model", {})
+        rows.append({"name": bundle.name, "path": str(path), "latent_dim": bundle.latent_dim,
+                     "sample_rate": bundle.spec.sample_rate, "heldout": heldout})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no model bundles found (looked in models/ and $LTS_SAMPLER_MODELS)")
+    for row in rows:
+        if "error" in row:
+            print(f"{row['path']}: unusable: {row['error']}")
+            continue
+        quality = f"held-out SC {row['heldout']['sc']:.3f}, LSD {row['heldout']['lsd_db']:.2f} dB" if row["heldout"] else "not evaluated"
+        print(f"{row['name']:<20} latent {row['latent_dim']:<4} {row['sample_rate']} Hz  {quality}  {row['path']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lts-sampler",
+        description="Latent Timbre Synthesis sampler: train VAEs on audio, export them to ONNX, "
+        "render timbre-morphing kits.",
+    )
+    parser.add_argument("--version", action="version", version=f"lts-sampler {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
+
+    p = verbs.add_parser("train", help="train a VAE on a folder of audio (needs the train extra)",
+                         description="Train a VAE on every audio file under DATA; writes checkpoints, "
+                         "a loss plot and metrics to the run folder.")
+    p.add_argument("data", nargs="?", metavar="DATA", help="folder of audio (recursive)")
+    p.add_argument("-o", "--out", required=True, metavar="RUN", help="run folder, e.g. runs/mine")
+    p.add_argument("--arch", choices=["residual", "lts"], help="model: residual (default) or lts (the published baseline)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-minutes", type=float, help="stop after this much wall time")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--hidden", type=int, help="width of hidden layers")
+    p.add_argument("--beta", type=float, help="weight of the KL term")
+    p.add_argument("--patience", type=int, help="validation passes without improvement before stopping")
+    p.add_argument("--eval-interval", type=int, help="steps between validation passes and checkpoints")
+    p.add_argument("--shift-bins", type=int, help="augmentation: shift frames by up to this many bins")
+    p.add_argument("--gain-db", type=float, help="augmentation: random gain within ± this many dB")
+    p.add_argument("--seed", type=int, help="makes the run repeatable (split, init, batches)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--heldout-list", metavar="FILE", help="names of the files to hold out, one a line")
+    p.add_argument("--cache-dir", metavar="DIR", help="feature cache (default ~/.cache/lts-sampler/cqt)")
+    p.add_argument("--workers", type=int, help="analysis processes (default: one per core)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    p = verbs.add_parser("export", help="export a training run to an ONNX model bundle (needs the train extra)",
+                         description="Export the best weights of a run as a model bundle, check onnxruntime "
+                         "against torch and measure the held-out files.")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("-o", "--out", required=True, metavar="MODEL", help="bundle folder, e.g. models/mine")
+    p.add_argument("--name", help="model name (default: the folder's name)")
+    p.add_argument("--dataset-name", help="how to describe the training data")
+    p.add_argument("--licence", default="unknown", help="licence of the training data")
+    p.add_argument("--no-evaluate", action="store_true", help="skip the held-out evaluation")
+    p.set_defaults(func=cmd_export)
+
+    p = verbs.add_parser("evaluate", help="measure a model's reconstruction on audio",
+                         description="Encode, decode and reconstruct phase (Griffin–Lim, 32 iterations) for "
+                         "the model's held-out files in DATA (or every file with --all); print SC and LSD "
+                         "against the original, with the ideal row (no model).")
+    p.add_argument("model", metavar="MODEL", help="bundle folder or model name")
+    p.add_argument("data", metavar="DATA", help="folder of audio, or one file")
+    p.add_argument("--all", action="store_true", help="every audio file in DATA, not just the held-out ones")
+    p.add_argument("--seconds", type=float, default=4.0, help="excerpt from each file's start (default 4)")
+    p.add_argument("--n-iter", type=int, default=32, help="Griffin–Lim iterations (default 32)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = verbs.add_parser("models", help="list the model bundles found")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except LtsError as err:
+        print(f"lts-sampler: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lts-sampler: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import hashlib
 import os
 import random
 from pathlib import Path
@@ -18,6 +17,7 @@ from rich.progress import Progress
 
 from lts_sampler.audio import find_audio_files, load_audio
 from lts_sampler.errors import LtsError
+from lts_sampler.model import sha256_file
 from lts_sampler.spec import AudioSpec
 from lts_sampler.spectral import cqt_magnitude
 
@@ -74,18 +74,10 @@ class Split:
     heldout: list[AudioItem]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _analyse(path: Path, spec: AudioSpec, cache_dir: Path) -> tuple[str, float, int, Path, bool]:
     """Worker: hash, then load or compute and store the magnitudes. Returns
     (sha256, seconds, frames, cache path, analysed afresh); LtsError for unreadable audio."""
-    sha = _sha256(path)
+    sha = sha256_file(path)
     cache_path = cache_dir / f"{sha}-{spec.key}.npy"
     seconds_path = cache_path.with_suffix(".seconds")
     if cache_path.exists() and seconds_path.exists():

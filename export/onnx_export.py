@@ -8,7 +8,9 @@ only when the check passes.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from lts_sampler.evaluate import evaluate_bundle
 from lts_sampler.model import ModelBundle, sha256_file
 from lts_sampler.spec import AudioSpec
 
-OPSET = 17
+OPSET = 18
 PARITY_TOLERANCE = 1e-4
 """Largest allowed |onnxruntime − torch|, as a fraction of the output's peak magnitude."""
 
@@ -50,11 +52,19 @@ class _Decoder(torch.nn.Module):
 
 def _onnx_export(module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_names: list[str]) -> None:
     batch = torch.export.Dim("N", min=1)
-    torch.onnx.export(
-        module.eval(), (example,), path,
-        input_names=[input_name], output_names=output_names,
-        dynamic_shapes=({0: batch},), opset_version=OPSET, dynamo=True, external_data=False,
-    )
+    onnx_logger = logging.getLogger("torch.onnx")
+    level = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)  # it lists the torchvision ops it skips, every time
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.onnx.export(
+                module.eval(), (example,), path,
+                input_names=[input_name], output_names=output_names,
+                dynamic_shapes=({0: batch},), opset_version=OPSET, dynamo=True, external_data=False, verbose=False,
+            )
+    finally:
+        onnx_logger.setLevel(level)
 
 
 def _code_revision() -> str:

@@ -13,7 +13,6 @@ tensors and plain data: they load with ``torch.load(..., weights_only=True)``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -29,6 +28,7 @@ from torch.utils.data import DistributedSampler
 
 from export.dataset import build_dataset, read_name_list, split_dataset, stack_frames
 from export.models import build_model
+from lts_sampler.atomic import write_json
 from lts_sampler.errors import LtsError
 from lts_sampler.metrics import log_spectral_distance, spectral_convergence
 from lts_sampler.spec import AudioSpec
@@ -165,12 +165,10 @@ def prephase_figures(model: torch.nn.Module, items, spec: AudioSpec, *, seconds:
     }
 
 
-def save_atomic(obj, path: Path) -> None:
+def save_checkpoint(obj: dict, path: Path) -> None:
+    """torch.save to a temporary file, then rename: a checkpoint is whole or absent."""
     tmp = path.with_name(path.name + ".tmp")
-    if isinstance(obj, (dict, list)) and path.suffix == ".json":
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    else:
-        torch.save(obj, tmp)
+    torch.save(obj, tmp)
     os.replace(tmp, path)
 
 
@@ -195,8 +193,8 @@ def plot_losses(history: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = [h["step"] for h in history]
-    ax.plot(steps, [h["train_loss"] for h in history], label="train")
-    ax.plot(steps, [h["val_loss"] for h in history], label="validation")
+    ax.plot(steps, [h["train_loss"] for h in history], label="train (augmented, sampled z)")
+    ax.plot(steps, [h["val_loss"] for h in history], label="validation (z = μ)")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("log")
@@ -266,8 +264,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, console: Console | None = N
             highlight=False,
         )
         out.mkdir(parents=True, exist_ok=True)
-        save_atomic(dataclasses.asdict(cfg), out / "config.json")
-        save_atomic(describe_split(cfg, spec, dataset, split), out / "dataset.json")
+        write_json(out / "config.json", dataclasses.asdict(cfg))
+        write_json(out / "dataset.json", describe_split(cfg, spec, dataset, split))
 
     # -- model and optimiser --------------------------------------------------------------
     model_args = model_args_for(cfg, spec.n_bins)
@@ -303,9 +301,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, console: Console | None = N
         )
         if master:
             if improved:
-                save_atomic({"model": model.state_dict(), "model_args": model_args, "step": state["step"],
+                save_checkpoint({"model": model.state_dict(), "model_args": model_args, "step": state["step"],
                              "val_loss": val_loss, "config": dataclasses.asdict(cfg)}, out / "best.pt")
-            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "model_args": model_args,
+            save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "model_args": model_args,
                          "config": dataclasses.asdict(cfg), "state": state, "rng_state": torch.get_rng_state()},
                         out / "ckpt.pt")
         return state["evals_since_best"] >= cfg.patience
@@ -313,9 +311,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, console: Console | None = N
     # -- the loop -------------------------------------------------------------------------
     started = time.monotonic()
     stop_reason = "epochs"
-    running = validation_loss(model, train_frames[:8192]) if state["step"] == 0 else state["history"][-1]["train_loss"]
     if state["step"] == 0:
+        with torch.no_grad():  # the training loss as the loop measures it: augmented, sampled
+            running = model(augment(train_frames[: 8 * cfg.batch_size], cfg))[0].item()
         checkpoint(running)
+    else:
+        running = state["history"][-1]["train_loss"]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=not master, transient=False) as progress:
         task = progress.add_task("training", total=total_steps, completed=state["step"])
@@ -359,7 +360,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, console: Console | None = N
             "heldout_prephase": prephase_figures(model, split.heldout, spec),
             "history": state["history"],
         }
-        save_atomic(metrics, out / "metrics.json")
+        write_json(out / "metrics.json", metrics)
         plot_losses(state["history"], out / "loss.png")
         hp = metrics["heldout_prephase"]
         console.print(

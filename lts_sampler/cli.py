@@ -107,7 +107,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{bundle.name} on {len(result['settings']['files_evaluated'])} files of {data} ({bundle.provider})")
+        print(f"{data} ({bundle.provider})")
         print(format_table(result))
     return 0
 

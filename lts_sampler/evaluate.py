@@ -116,7 +116,7 @@ def format_table(result: dict) -> str:
     """A one-screen text table of :func:`evaluate_bundle`'s means: rows ideal / model pre-phase / model."""
     settings = result["settings"]
     lines = [
-        f"{result['model']}: {len(settings['files_evaluated'])} files, first {settings['seconds']:g} s, "
+        f"{result['model']}: {_count(len(settings['files_evaluated']), 'file')}, first {settings['seconds']:g} s, "
         f"Griffin–Lim {settings['n_iter']} iterations (seed {settings['seed']})",
         f"{'':<18}{'SC':>8}{'LSD dB':>9}",
     ]
@@ -124,8 +124,12 @@ def format_table(result: dict) -> str:
         mean = result["mean"][key]
         lines.append(f"{label:<18}{mean['sc']:>8.3f}{mean['lsd_db']:>9.2f}")
     if settings["files_skipped"]:
-        lines.append(f"skipped {len(settings['files_skipped'])} files shorter than {settings['min_seconds']:g} s")
+        lines.append(f"skipped {_count(len(settings['files_skipped']), 'file')} shorter than {settings['min_seconds']:g} s")
     return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def heldout_files(bundle: ModelBundle, data_dir: str | Path) -> list[Path]:
@@ -145,7 +149,10 @@ def heldout_files(bundle: ModelBundle, data_dir: str | Path) -> list[Path]:
         The bundle records no held-out files, none is found, or a found file's hash differs.
     """
     entries = bundle.info.get("training", {}).get("heldout_files") or []
-    wanted = {e["name"] if isinstance(e, dict) else e: e.get("sha256") if isinstance(e, dict) else None for e in entries}
+    wanted = {
+        Path(e["name"] if isinstance(e, dict) else e).name: e.get("sha256") if isinstance(e, dict) else None
+        for e in entries
+    }
     if not wanted:
         raise LtsError(f"model {bundle.name} records no held-out files; pass the files to evaluate instead")
     found = sorted((p for p in Path(data_dir).rglob("*") if p.name in wanted and p.is_file()), key=lambda p: p.name)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 import librosa
 import numpy as np
 
 from lts_sampler.spec import AudioSpec
+
+
+@contextlib.contextmanager
+def _quiet_short_input() -> Iterator[None]:
+    """Short sounds (a 40 ms tabla hit) are shorter than the low octaves' FFTs; librosa pads
+    them and warns once per octave. The result is right, so the warning is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+        yield
 
 
 def cqt_magnitude(y: np.ndarray, spec: AudioSpec) -> np.ndarray:
@@ -22,10 +33,7 @@ def cqt_magnitude(y: np.ndarray, spec: AudioSpec) -> np.ndarray:
     magnitude : np.ndarray [shape=(frames, spec.n_bins), dtype=float32]
         Linear magnitude, one row per hop (librosa's bins × frames, transposed).
     """
-    with warnings.catch_warnings():
-        # Short sounds (a 40 ms tabla hit) are shorter than the low octaves' FFTs; librosa
-        # pads them and says so once per octave.
-        warnings.filterwarnings("ignore", message="n_fft=.* is too large", category=UserWarning)
+    with _quiet_short_input():
         c = librosa.cqt(
             np.asarray(y, dtype=np.float32),
             sr=spec.sample_rate,
@@ -58,15 +66,17 @@ def griffinlim(
     -------
     y : np.ndarray [shape=(length,), dtype=float32]
     """
-    return librosa.griffinlim_cqt(
-        np.ascontiguousarray(magnitude.T),
-        n_iter=n_iter,
-        sr=spec.sample_rate,
-        hop_length=spec.hop_length,
-        fmin=spec.fmin_hz,
-        bins_per_octave=spec.bins_per_octave,
-        init="random",
-        random_state=seed,
-        length=length,
-        dtype=np.float32,
-    ).astype(np.float32)
+    with _quiet_short_input():
+        y = librosa.griffinlim_cqt(
+            np.ascontiguousarray(magnitude.T),
+            n_iter=n_iter,
+            sr=spec.sample_rate,
+            hop_length=spec.hop_length,
+            fmin=spec.fmin_hz,
+            bins_per_octave=spec.bins_per_octave,
+            init="random",
+            random_state=seed,
+            length=length,
+            dtype=np.float32,
+        )
+    return y.astype(np.float32)

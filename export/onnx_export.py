@@ -32,22 +32,16 @@ PARITY_TOLERANCE = 1e-4
 """Largest allowed |onnxruntime − torch|, as a fraction of the output's peak magnitude."""
 
 
-class _Encoder(torch.nn.Module):
-    def __init__(self, model):
+class _Half(torch.nn.Module):
+    """One half of a model, its ``encode`` or its ``decode``, as a module to trace."""
+
+    def __init__(self, model: torch.nn.Module, method: str):
         super().__init__()
         self.model = model
+        self.method = method
 
-    def forward(self, magnitude):
-        return self.model.encode(magnitude)
-
-
-class _Decoder(torch.nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, z):
-        return self.model.decode(z)
+    def forward(self, x):
+        return getattr(self.model, self.method)(x)
 
 
 def _onnx_export(module: torch.nn.Module, example: torch.Tensor, path: Path, input_name: str, output_names: list[str]) -> None:
@@ -137,8 +131,8 @@ def export_bundle(
     name = name or out.name
 
     with replacing_dir(out) as tmp:
-        _onnx_export(_Encoder(model), torch.rand(2, spec.n_bins), tmp / "encoder.onnx", "magnitude", ["mu", "logvar"])
-        _onnx_export(_Decoder(model), torch.randn(2, latent_dim), tmp / "decoder.onnx", "z", ["magnitude"])
+        _onnx_export(_Half(model, "encode"), torch.rand(2, spec.n_bins), tmp / "encoder.onnx", "magnitude", ["mu", "logvar"])
+        _onnx_export(_Half(model, "decode"), torch.randn(2, latent_dim), tmp / "decoder.onnx", "z", ["magnitude"])
         info = {
             "format": "lts-model/1",
             "name": name,

@@ -74,7 +74,7 @@ def test_evaluate_bundle_measures_long_files_and_skips_short_ones(small_rate_bun
     assert all(np.isfinite(v) for figures in result["mean"].values() for v in figures.values())
     assert json.loads(json.dumps(result)) == result
     table = format_table(result)
-    assert "model pre-phase" in table and "LSD dB" in table and "skipped 1 files shorter than 0.3 s" in table
+    assert "model pre-phase" in table and "LSD dB" in table and "skipped 1 file shorter than 0.3 s" in table
 
 
 def test_evaluate_bundle_refuses_when_every_file_is_short(small_rate_bundle, tmp_path):

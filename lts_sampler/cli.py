@@ -69,30 +69,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_model(name_or_path: str | None):
-    """A bundle from a path or from a name among ``lts-sampler models``."""
-    from lts_sampler.model import ModelBundle, default_bundle_path, find_bundles
-
-    if name_or_path is None:
-        return default_bundle_path()
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    for bundle in find_bundles():
-        if bundle.name == name_or_path:
-            return bundle
-    known = ", ".join(b.name for b in find_bundles()) or "none"
-    raise LtsError(f"no model bundle {name_or_path!r}: not a folder, nor a known model ({known})")
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from lts_sampler.audio import find_audio_files
     from lts_sampler.evaluate import evaluate_bundle, format_table, heldout_files
-    from lts_sampler.model import ModelBundle
+    from lts_sampler.model import ModelBundle, resolve_bundle
 
-    bundle = ModelBundle.load(resolve_model(args.model), device=args.device)
+    bundle = ModelBundle.load(resolve_bundle(args.model), device=args.device)
     data = Path(args.data)
     if args.all or data.is_file():
         files = [data] if data.is_file() else find_audio_files(data)
@@ -109,6 +93,146 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         print(f"{data} ({bundle.provider})")
         print(format_table(result))
+    return 0
+
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_SOURCES = ("bass_thick_c.flac", "ambi_choir.flac")
+DEMO_SECONDS = 1.5
+
+
+def _per_source(text: str | None, n: int, what: str) -> list[float | None]:
+    """``"0.5"`` (all sources) or ``"0.5,0,1"`` (one each) → n values in seconds."""
+    if text is None:
+        return [None] * n
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise LtsError(f"cannot read {what} {text!r}; give seconds, one value or one per source (e.g. 0.5,0)") from None
+    if len(values) not in (1, n) or any(v < 0 or v != v for v in values):
+        raise LtsError(f"{what} {text!r}: give one value or {n} (one per source), none negative")
+    return values * n if len(values) == 1 else values
+
+
+def _layers(args: argparse.Namespace, n_sources: int) -> list:
+    from lts_sampler.morph import parse_alphas, parse_curve, parse_weights
+    from lts_sampler.render import Layer
+
+    chosen = [o for o in ("alphas", "curve", "weights") if getattr(args, o) is not None]
+    if len(chosen) > 1:
+        raise LtsError(f"choose one of --alphas, --curve, --weights (got {', '.join('--' + c for c in chosen)})")
+    if args.curve is not None:
+        return [Layer(curve=tuple(parse_curve(args.curve)))]
+    if args.weights is not None:
+        return [Layer(weights=tuple(w)) for w in parse_weights(args.weights, n_sources)]
+    return [Layer(alpha=a) for a in parse_alphas(args.alphas or "-0.5:1.5:0.25")]
+
+
+def _root_note(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    import librosa
+
+    try:
+        return int(librosa.note_to_midi(text))
+    except librosa.ParameterError:
+        raise LtsError(f"cannot read root note {text!r}; give a MIDI number (60) or a note name (C4)") from None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lts_sampler.kit import make_kit, rerender
+    from lts_sampler.model import ModelBundle, resolve_bundle
+    from lts_sampler.render import RenderSettings, Source
+
+    console = _console()
+    started = time.monotonic()
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("loading", total=None)
+
+        def advance(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=label)
+
+        if args.from_manifest:
+            manifest = rerender(args.from_manifest, args.out, device=args.device, progress=advance)
+            out = Path(args.out) if args.out else Path(args.from_manifest).resolve().parent
+            provider = manifest["model"]["name"]
+        else:
+            if args.demo:
+                paths = [DEMO_DIR / name for name in DEMO_SOURCES]
+                offsets, durations = [0.0, 0.0], [DEMO_SECONDS, DEMO_SECONDS]
+            else:
+                paths = [Path(p) for p in args.sources]
+                if len(paths) < 2:
+                    raise LtsError("give two or more sources: lts-sampler render A.wav B.wav -o kits/NAME (or --demo)")
+                offsets = _per_source(args.offset, len(paths), "--offset")
+                durations = _per_source(args.duration, len(paths), "--duration")
+            for path in paths:
+                if not path.is_file():
+                    raise LtsError(f"source {path} does not exist; check the path")
+            sources = [Source(p, o or 0.0, d) for p, o, d in zip(paths, offsets, durations)]
+            layers = _layers(args, len(sources))
+            if args.round_robins < 1 or args.n_iter < 1:
+                raise LtsError("--round-robins and --n-iter must be at least 1")
+            settings = RenderSettings(n_iter=args.n_iter, normalize=not args.no_normalize, trim=args.trim,
+                                      round_robins=args.round_robins, seed=args.seed)
+            out = Path(args.out or ("kits/demo" if args.demo else f"kits/{paths[0].stem}-{paths[1].stem}"))
+            bundle = ModelBundle.load(resolve_bundle(args.model), device=args.device)
+            provider = bundle.provider
+            manifest = make_kit(bundle, sources, layers, settings, out, mode=args.mode,
+                                root=_root_note(args.root), progress=advance)
+    seconds = time.monotonic() - started
+    summary = _summary(manifest, out, seconds, provider)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary, console)
+    return 0
+
+
+def _summary(manifest: dict, out: Path, seconds: float, provider: str) -> dict:
+    out = out.resolve()
+    regions = manifest["regions"]
+    keys = sorted({r["key"] for r in regions if "key" in r})
+    return {
+        "kit": str(out),
+        "sfz": str(out / f"{manifest['name']}.sfz"),
+        "mode": manifest["mode"],
+        "model": manifest["model"]["name"],
+        "provider": provider,
+        "samples": [{"file": f"samples/{r['sample']}", **{k: v for k, v in r.items() if k != "sample"}} for r in regions],
+        "keys": [keys[0], keys[-1]] if keys else [0, 127],
+        "root": manifest["root"],
+        "seconds": round(seconds, 2),
+    }
+
+
+def _print_summary(summary: dict, console) -> None:
+    import librosa
+
+    low, high = summary["keys"]
+    if summary["mode"] == "keys":
+        where = f"keys {librosa.midi_to_note(low, unicode=False)}–{librosa.midi_to_note(high, unicode=False)} ({low}–{high}), one sample a key"
+    else:
+        where = (f"every key, centred on {librosa.midi_to_note(summary['root'], unicode=False)} ({summary['root']}); "
+                 "the mod wheel (CC1) morphs between the layers")
+    console.print(f"[bold]{summary['kit']}[/bold]")
+    console.print(f"  {len(summary['samples'])} samples, {summary['mode']} mode: {where}")
+    console.print(f"  load {summary['sfz']} in any SFZ player (sfizz, Sforzando, Decent Sampler …)")
+    console.print(f"  {summary['model']} on {summary['provider']}, {summary['seconds']:.1f} s")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from lts_sampler import doctor
+
+    data = doctor.report()
+    print(json.dumps(data, indent=2) if args.json else doctor.format_report(data))
     return 0
 
 
@@ -197,15 +321,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_evaluate)
 
+    p = verbs.add_parser("render", help="render a kit of samples that morph between sources",
+                         description="Encode the sources, mix their latent trajectories for each α (or weight "
+                         "vector, or α curve), decode, reconstruct phase and write an SFZ kit with 24-bit WAVs "
+                         "and a kit.json that reproduces it.")
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="audio files: A B (α mixes) or more (--weights)")
+    p.add_argument("-o", "--out", metavar="KIT", help="kit folder (default kits/A-B, or kits/demo)")
+    p.add_argument("--demo", action="store_true", help="render the two CC0 demo clips shipped with lts-sampler")
+    p.add_argument("--from", dest="from_manifest", metavar="KIT_JSON", help="render a kit again from its kit.json")
+    p.add_argument("--alphas", metavar="SPEC", help="start:stop:step or a list (default -0.5:1.5:0.25)")
+    p.add_argument("--curve", metavar="T:A,…", help="one sample whose α follows breakpoints, e.g. 0:0,1:1")
+    p.add_argument("--weights", metavar="W,…;…", help="weight vectors for N sources, one per sample, e.g. 1,0,0;0,0.5,0.5")
+    p.add_argument("--mode", choices=["keys", "morph"], default="keys", help="keys: a sample a key; morph: layers on the mod wheel")
+    p.add_argument("--root", default="60", help="first key (keys) or pitch centre (morph): MIDI number or name (default 60 = C4)")
+    p.add_argument("--round-robins", type=int, default=1, metavar="K", help="K variations a sample, drawn from the latent distribution")
+    p.add_argument("--offset", metavar="S[,S…]", help="excerpt start in seconds, one for all or one per source")
+    p.add_argument("--duration", metavar="S[,S…]", help="excerpt length in seconds, one for all or one per source")
+    p.add_argument("--n-iter", type=int, default=32, help="Griffin–Lim iterations (default 32)")
+    p.add_argument("--no-normalize", action="store_true", help="keep the decoded level (default: peaks at −1 dBFS)")
+    p.add_argument("--trim", action="store_true", help="cut trailing silence")
+    p.add_argument("--seed", type=int, default=0, help="seed of phase reconstruction and round robins")
+    p.add_argument("--model", metavar="MODEL", help="bundle folder or name (default lts-default)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_render)
+
+    p = verbs.add_parser("doctor", help="report versions, ONNX providers, audio outputs and MIDI ports")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
     p = verbs.add_parser("models", help="list the model bundles found")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
     return parser
 
 
+VALUE_MAY_START_WITH_MINUS = ("--alphas", "--curve", "--weights", "--offset", "--duration", "--grid-range")
+
+
+def join_signed_values(argv: list[str]) -> list[str]:
+    """``--alphas -0.5:1.5:0.25`` → ``--alphas=-0.5:1.5:0.25``: argparse would take the value
+    for an option of its own."""
+    joined, i = [], 0
+    while i < len(argv):
+        if argv[i] in VALUE_MAY_START_WITH_MINUS and i + 1 < len(argv):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            joined.append(argv[i])
+            i += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_signed_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -63,6 +63,21 @@ def find_bundles(dirs: list[str | Path] | None = None) -> list[Path]:
     return found
 
 
+def resolve_bundle(name_or_path: str | Path | None) -> Path:
+    """A bundle folder from a path, or from a name among :func:`find_bundles`; None is the default model."""
+    if name_or_path is None:
+        return default_bundle_path()
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    found = find_bundles()
+    for bundle in found:
+        if bundle.name == str(name_or_path):
+            return bundle
+    known = ", ".join(b.name for b in found) or "none"
+    raise LtsError(f"no model bundle {str(name_or_path)!r}: not a folder, nor a known model ({known})")
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 digest of a file's bytes, read in 1 MiB chunks."""
     digest = hashlib.sha256()

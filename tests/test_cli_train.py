@@ -11,12 +11,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-WITHOUT_TORCH = "import sys; sys.modules['torch'] = None; "
+# As if torch were not installed: every import of it fails, and it never enters sys.modules.
+WITHOUT_TORCH = (
+    "import sys\n"
+    "class NoTorch:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] == 'torch':\n"
+    "            raise ModuleNotFoundError(\"No module named 'torch'\")\n"
+    "sys.meta_path.insert(0, NoTorch())\n"
+)
 
 
 def lts(*args: str, prelude: str = "", timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the CLI in a fresh interpreter, as a user would."""
-    code = prelude + "import sys; from lts_sampler.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = prelude + "import sys\nfrom lts_sampler.cli import main\nstatus = main(sys.argv[1:])\n"
+    if prelude == WITHOUT_TORCH:
+        code += "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    code += "sys.exit(status)"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
 
 

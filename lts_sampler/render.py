@@ -1,0 +1,182 @@
+"""Render a bank: sources → latent trajectories → mixes → magnitudes → audio.
+
+Arrays are float32; audio is mono at the model's sample rate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from lts_sampler.audio import load_audio
+from lts_sampler.errors import LtsError
+from lts_sampler.model import ModelBundle
+from lts_sampler.morph import curve_at, mix, resample_trajectory, sample_latent, two_source_weights
+from lts_sampler.spectral import cqt_magnitude, griffinlim
+
+MIN_FRAMES = 8
+"""A source shorter than this many hops (23 ms at 44.1 kHz, hop 128) is refused."""
+PEAK_DBFS = -1.0
+FADE_IN_S = 0.002
+FADE_OUT_S = 0.010
+SILENCE_DB = -60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """An excerpt of an audio file: ``offset`` and ``duration`` in seconds (None: to the end)."""
+
+    path: Path
+    offset: float = 0.0
+    duration: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One mix to render: a constant α (two sources), an α curve (two sources), or a
+    constant weight vector (any number of sources)."""
+
+    alpha: float | None = None
+    curve: tuple[tuple[float, float], ...] | None = None
+    weights: tuple[float, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        """File-name-safe: ``a+0.25``, ``curve``, ``w0.50-0.25-0.25``."""
+        if self.alpha is not None:
+            return f"a{self.alpha:+.2f}"
+        if self.curve is not None:
+            return "curve"
+        return "w" + "-".join(f"{w:.2f}".replace("-", "m") for w in self.weights)
+
+    def weights_at(self, n_frames: int) -> np.ndarray:
+        """Source weights: [S] when constant, [n_frames, S] along a curve."""
+        if self.alpha is not None:
+            return two_source_weights(self.alpha)
+        if self.curve is not None:
+            return two_source_weights(curve_at(list(self.curve), n_frames))
+        return np.asarray(self.weights, dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Layer:
+        curve = data.get("curve")
+        weights = data.get("weights")
+        return cls(
+            alpha=data.get("alpha"),
+            curve=tuple(tuple(p) for p in curve) if curve is not None else None,
+            weights=tuple(weights) if weights is not None else None,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderSettings:
+    """How samples are made: Griffin–Lim iterations, post-processing, round robins, seed."""
+
+    n_iter: int = 32
+    normalize: bool = True
+    trim: bool = False
+    round_robins: int = 1
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class EncodedSource:
+    """A source's latent trajectory: ``mu`` and ``logvar`` [frames, latent_dim]; ``samples``
+    is the excerpt's length in samples at the model's rate."""
+
+    source: Source
+    mu: np.ndarray
+    logvar: np.ndarray
+    samples: int
+
+
+@dataclasses.dataclass
+class RenderedSample:
+    layer: Layer
+    round_robin: int  # 1-based; 1 decodes μ, the others sample z ~ N(μ, σ²)
+    audio: np.ndarray  # [n] float32
+
+
+def encode_sources(bundle: ModelBundle, sources: list[Source]) -> list[EncodedSource]:
+    """Read, analyse and encode each source; LtsError for audio that is too short."""
+    spec = bundle.spec
+    encoded = []
+    for source in sources:
+        y = load_audio(source.path, sample_rate=spec.sample_rate, offset=source.offset, duration=source.duration)
+        if len(y) < MIN_FRAMES * spec.hop_length:
+            raise LtsError(
+                f"{source.path} gives only {len(y) / spec.sample_rate * 1000:.0f} ms of audio; "
+                f"a source needs at least {MIN_FRAMES * spec.hop_length / spec.sample_rate * 1000:.0f} ms"
+            )
+        mu, logvar = bundle.encode(cqt_magnitude(y, spec))
+        encoded.append(EncodedSource(source, mu, logvar, len(y)))
+    return encoded
+
+
+def decode_layer(
+    bundle: ModelBundle, encoded: list[EncodedSource], layer: Layer, *, round_robin: int = 1, seed: int = 0, index: int = 0
+) -> np.ndarray:
+    """The magnitude [n_frames, n_bins] of one mix: every trajectory brought to the longest
+    source's frame count, mixed, decoded. Round robins above 1 sample each source's z."""
+    n_frames = max(len(e.mu) for e in encoded)
+    trajectories = []
+    for number, e in enumerate(encoded):
+        z = e.mu
+        if round_robin > 1:
+            z = sample_latent(e.mu, e.logvar, np.random.default_rng([seed, index, round_robin, number]))
+        trajectories.append(resample_trajectory(z, n_frames))
+    return bundle.decode(mix(trajectories, layer.weights_at(n_frames)))
+
+
+def finish(y: np.ndarray, sample_rate: int, *, normalize: bool = True, trim: bool = False) -> np.ndarray:
+    """Post-process one sample: DC removal, trailing-silence trim (optional), short fades
+    against clicks, peak normalisation to −1 dBFS (optional). [n] → [m ≤ n] float32."""
+    y = y - np.mean(y)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if trim and peak > 0:
+        loud = np.flatnonzero(np.abs(y) > peak * 10 ** (SILENCE_DB / 20))
+        y = y[: min(len(y), loud[-1] + 1 + int(FADE_OUT_S * sample_rate))]
+    n_in, n_out = min(len(y), int(FADE_IN_S * sample_rate)), min(len(y), int(FADE_OUT_S * sample_rate))
+    y = y.copy()
+    y[:n_in] *= np.linspace(0.0, 1.0, n_in, endpoint=False)
+    y[len(y) - n_out :] *= np.linspace(1.0, 0.0, n_out)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if normalize and peak > 0:
+        y *= 10 ** (PEAK_DBFS / 20) / peak
+    return y.astype(np.float32)
+
+
+def render_bank(
+    bundle: ModelBundle,
+    sources: list[Source],
+    layers: list[Layer],
+    settings: RenderSettings,
+    *,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[RenderedSample]:
+    """Render every layer × round robin; ``progress(done, total, label)`` after each sample."""
+    if len(sources) < 2:
+        raise LtsError("give at least two sources to mix")
+    for layer in layers:
+        if layer.weights is not None and len(layer.weights) != len(sources):
+            raise LtsError(f"weights {list(layer.weights)} need one value per source ({len(sources)})")
+        if layer.weights is None and len(sources) != 2:
+            raise LtsError(f"α values mix exactly two sources, got {len(sources)}; use weight vectors for more")
+    encoded = encode_sources(bundle, sources)
+    length = max(e.samples for e in encoded)
+    spec = bundle.spec
+    jobs = [(i, layer, rr) for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
+    rendered = []
+    for done, (index, layer, rr) in enumerate(jobs, start=1):
+        magnitude = decode_layer(bundle, encoded, layer, round_robin=rr, seed=settings.seed, index=index)
+        y = griffinlim(magnitude, spec, n_iter=settings.n_iter, seed=settings.seed + index, length=length)
+        rendered.append(RenderedSample(layer, rr, finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim)))
+        if progress is not None:
+            progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))
+    return rendered

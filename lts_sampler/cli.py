@@ -164,15 +164,13 @@ def cmd_render(args: argparse.Namespace) -> int:
             out = Path(args.out) if args.out else Path(args.from_manifest).resolve().parent
             provider = manifest["model"]["name"]
         else:
-            if args.demo:
-                paths = [DEMO_DIR / name for name in DEMO_SOURCES]
-                offsets, durations = [0.0, 0.0], [DEMO_SECONDS, DEMO_SECONDS]
-            else:
-                paths = [Path(p) for p in args.sources]
-                if len(paths) < 2:
-                    raise LtsError("give two or more sources: lts-sampler render A.wav B.wav -o kits/NAME (or --demo)")
-                offsets = _per_source(args.offset, len(paths), "--offset")
-                durations = _per_source(args.duration, len(paths), "--duration")
+            if args.demo and args.sources:
+                raise LtsError("give sources or --demo, not both")
+            paths = [DEMO_DIR / name for name in DEMO_SOURCES] if args.demo else [Path(p) for p in args.sources]
+            if len(paths) < 2:
+                raise LtsError("give two or more sources: lts-sampler render A.wav B.wav -o kits/NAME (or --demo)")
+            offsets = _per_source(args.offset, len(paths), "--offset")
+            durations = _per_source(args.duration or (str(DEMO_SECONDS) if args.demo else None), len(paths), "--duration")
             for path in paths:
                 if not path.is_file():
                     raise LtsError(f"source {path} does not exist; check the path")

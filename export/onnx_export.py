@@ -129,6 +129,9 @@ def export_bundle(
     model.eval()
     latent_dim = best["model_args"]["latent_dim"]
     name = name or out.name
+    if out.is_dir() and any(out.iterdir()) and not (out / "model.json").is_file():
+        raise LtsError(f"{out} holds files but no model.json: it is not a model bundle, and export would replace it; "
+                       "choose another folder with -o")
 
     with replacing_dir(out) as tmp:
         _onnx_export(_Half(model, "encode"), torch.rand(2, spec.n_bins), tmp / "encoder.onnx", "magnitude", ["mu", "logvar"])

@@ -172,6 +172,9 @@ def _check_writable(target: Path) -> None:
         raise LtsError(f"cannot write the kit to {target}: {parent} is not a writable folder; choose another with -o")
     if target.exists() and not target.is_dir():
         raise LtsError(f"cannot write the kit to {target}: a file of that name exists; choose another folder with -o")
+    if target.is_dir() and any(target.iterdir()) and not (target / "kit.json").is_file():
+        raise LtsError(f"{target} holds files but no kit.json: it is not a kit, and rendering would replace it; "
+                       "choose another folder with -o")
 
 
 def read_manifest(path: str | Path) -> dict:

@@ -60,10 +60,18 @@ def test_export_writes_a_bundle_that_matches_torch(arch, tiny_run, tmp_path):
 def test_export_replaces_an_older_bundle_whole(tiny_run, tmp_path):
     out = tmp_path / "tiny"
     out.mkdir()
+    (out / "model.json").write_text("{}")
     (out / "stale.txt").write_text("from an older export")
     export_bundle(tiny_run, out, evaluate=False)
     assert not (out / "stale.txt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_export_never_replaces_a_folder_that_is_not_a_bundle(tiny_run, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(LtsError, match="not a model bundle"):
+        export_bundle(tiny_run, tmp_path, evaluate=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
 def test_export_of_something_that_is_not_a_run_is_refused(tmp_path):

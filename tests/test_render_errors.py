@@ -77,10 +77,11 @@ def test_bad_input_is_one_line_and_leaves_the_old_kit(case, tmp_path):
     kit = tmp_path / "kits" / "mine"
     kit.mkdir(parents=True)
     (kit / "mine.sfz").write_text("<region> sample=old.wav\n")
+    (kit / "kit.json").write_text("{}")
     result = lts("render", *args, "-o", str(kit), "--duration", "0.3", "--n-iter", "1")
     assert_one_line_error(result, words)
     assert sorted(p.name for p in kit.parent.iterdir()) == ["mine"]
-    assert [p.name for p in kit.iterdir()] == ["mine.sfz"]
+    assert sorted(p.name for p in kit.iterdir()) == ["kit.json", "mine.sfz"]
     assert (kit / "mine.sfz").read_text() == "<region> sample=old.wav\n"
 
 
@@ -97,3 +98,12 @@ def test_a_broken_manifest_is_one_line(tmp_path):
     assert_one_line_error(lts("render", "--from", str(tmp_path / "kit.json")), "cannot read kit manifest")
     (tmp_path / "kit.json").write_text(json.dumps({"format": "something else"}))
     assert_one_line_error(lts("render", "--from", str(tmp_path / "kit.json")), "not an lts-kit/1 manifest")
+
+
+def test_a_folder_that_is_not_a_kit_is_never_replaced(tmp_path):
+    precious = tmp_path / "my-samples"
+    precious.mkdir()
+    (precious / "kick.wav").write_bytes(b"not to be lost")
+    result = lts("render", GOOD, GOOD, "-o", str(precious), "--duration", "0.3", "--n-iter", "1")
+    assert_one_line_error(result, "not a kit", "-o")
+    assert [p.name for p in precious.iterdir()] == ["kick.wav"]

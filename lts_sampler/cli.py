@@ -211,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--round-robins", type=int, default=1, metavar="K", help="K variations a sample, drawn from the latent distribution")
     p.add_argument("--offset", metavar="S[,S…]", help="excerpt start in seconds, one for all or one per source")
     p.add_argument("--duration", metavar="S[,S…]", help="excerpt length in seconds, one for all or one per source")
-    p.add_argument("--n-iter", type=int, default=32, help="Griffin–Lim iterations (default 32)")
+    p.add_argument("--quality", choices=["draft", "normal", "high"], default="normal",
+                   help="phase reconstruction: draft (4 iterations at most), normal (16), high (48)")
+    p.add_argument("--n-iter", type=int, help="phase reconstruction iterations, overriding --quality")
     p.add_argument("--no-normalize", action="store_true", help="keep the decoded level (default: peaks at −1 dBFS)")
     p.add_argument("--trim", action="store_true", help="cut trailing silence")
     p.add_argument("--seed", type=int, default=0, help="seed of phase reconstruction and round robins")

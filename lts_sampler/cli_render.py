@@ -20,6 +20,7 @@ from lts_sampler.errors import LtsError
 from lts_sampler.kit import make_kit, rerender
 from lts_sampler.model import ModelBundle, resolve_bundle
 from lts_sampler.morph import parse_alphas, parse_curve, parse_weights
+from lts_sampler.phase import QUALITY_ITERATIONS
 from lts_sampler.render import Layer, RenderSettings, Source
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -92,9 +93,10 @@ def render(args: argparse.Namespace) -> int:
                     raise LtsError(f"source {path} does not exist; check the path")
             sources = [Source(p, o or 0.0, d) for p, o, d in zip(paths, offsets, durations)]
             layers = _layers(args, len(sources))
-            if args.round_robins < 1 or args.n_iter < 1:
-                raise LtsError("--round-robins and --n-iter must be at least 1")
-            settings = RenderSettings(n_iter=args.n_iter, normalize=not args.no_normalize, trim=args.trim,
+            n_iter = QUALITY_ITERATIONS[args.quality] if args.n_iter is None else args.n_iter
+            if args.round_robins < 1 or n_iter < 0:
+                raise LtsError("--round-robins must be at least 1 and --n-iter at least 0")
+            settings = RenderSettings(n_iter=n_iter, normalize=not args.no_normalize, trim=args.trim,
                                       round_robins=args.round_robins, seed=args.seed)
             out = Path(args.out or ("kits/demo" if args.demo else f"kits/{paths[0].stem}-{paths[1].stem}"))
             bundle = ModelBundle.load(resolve_bundle(args.model), device=args.device)

@@ -15,7 +15,7 @@ from lts_sampler.audio import load_audio
 from lts_sampler.errors import LtsError
 from lts_sampler.model import ModelBundle
 from lts_sampler.morph import curve_at, mix, resample_trajectory, sample_latent, two_source_weights
-from lts_sampler.spectral import cqt_magnitude, griffinlim
+from lts_sampler.phase import plan_for, reconstruct
 
 MIN_FRAMES = 8
 """A source shorter than this many hops (23 ms at 44.1 kHz, hop 128) is refused."""
@@ -76,9 +76,10 @@ class Layer:
 
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:
-    """How samples are made: Griffin–Lim iterations, post-processing, round robins, seed."""
+    """How samples are made: phase reconstruction (fast Griffin–Lim iterations started from
+    the dominant source's own phase), post-processing, round robins, seed."""
 
-    n_iter: int = 32
+    n_iter: int = 16
     normalize: bool = True
     trim: bool = False
     round_robins: int = 1
@@ -88,12 +89,13 @@ class RenderSettings:
 @dataclasses.dataclass
 class EncodedSource:
     """A source's latent trajectory: ``mu`` and ``logvar`` [frames, latent_dim]; ``samples``
-    is the excerpt's length in samples at the model's rate."""
+    is the excerpt's length in samples at the model's rate; ``phase`` starts reconstruction."""
 
     source: Source
     mu: np.ndarray
     logvar: np.ndarray
     samples: int
+    phase: np.ndarray  # [frames, n_bins] radians, the excerpt's own constant-Q phase
 
 
 @dataclasses.dataclass
@@ -114,8 +116,9 @@ def encode_sources(bundle: ModelBundle, sources: list[Source]) -> list[EncodedSo
                 f"{source.path} gives only {len(y) / spec.sample_rate * 1000:.0f} ms of audio; "
                 f"a source needs at least {MIN_FRAMES * spec.hop_length / spec.sample_rate * 1000:.0f} ms"
             )
-        mu, logvar = bundle.encode(cqt_magnitude(y, spec))
-        encoded.append(EncodedSource(source, mu, logvar, len(y)))
+        transform = plan_for(spec).forward(y).T
+        mu, logvar = bundle.encode(np.abs(transform))
+        encoded.append(EncodedSource(source, mu, logvar, len(y), np.angle(transform).astype(np.float32)))
     return encoded
 
 
@@ -132,6 +135,15 @@ def decode_layer(
             z = sample_latent(e.mu, e.logvar, np.random.default_rng([seed, index, round_robin, number]))
         trajectories.append(resample_trajectory(z, n_frames))
     return bundle.decode(mix(trajectories, layer.weights_at(n_frames)))
+
+
+def initial_phase(encoded: list[EncodedSource], layer: Layer, n_frames: int) -> np.ndarray:
+    """The phase of the source that weighs most in the mix, stretched to ``n_frames``
+    (nearest frame): [n_frames, n_bins] radians."""
+    weights = np.asarray(layer.weights_at(n_frames))
+    dominant = encoded[int(np.argmax(weights.mean(axis=0) if weights.ndim == 2 else weights))].phase
+    index = np.round(np.linspace(0, len(dominant) - 1, n_frames)).astype(int)
+    return dominant[index]
 
 
 def finish(y: np.ndarray, sample_rate: int, *, normalize: bool = True, trim: bool = False) -> np.ndarray:
@@ -175,7 +187,8 @@ def render_bank(
     rendered = []
     for done, (index, layer, rr) in enumerate(jobs, start=1):
         magnitude = decode_layer(bundle, encoded, layer, round_robin=rr, seed=settings.seed, index=index)
-        y = griffinlim(magnitude, spec, n_iter=settings.n_iter, seed=settings.seed + index, length=length)
+        init = initial_phase(encoded, layer, len(magnitude))
+        y = reconstruct(magnitude, spec, n_iter=settings.n_iter, length=length, init_phase=init)
         rendered.append(RenderedSample(layer, rr, finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim)))
         if progress is not None:
             progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))

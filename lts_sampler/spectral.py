@@ -13,7 +13,7 @@ from lts_sampler.spec import AudioSpec
 
 
 @contextlib.contextmanager
-def _quiet_short_input() -> Iterator[None]:
+def quiet_short_input() -> Iterator[None]:
     """Short sounds (a 40 ms tabla hit) are shorter than the low octaves' FFTs; librosa pads
     them and warns once per octave. The result is right, so the warning is noise."""
     with warnings.catch_warnings():
@@ -33,7 +33,7 @@ def cqt_magnitude(y: np.ndarray, spec: AudioSpec) -> np.ndarray:
     magnitude : np.ndarray [shape=(frames, spec.n_bins), dtype=float32]
         Linear magnitude, one row per hop (librosa's bins × frames, transposed).
     """
-    with _quiet_short_input():
+    with quiet_short_input():
         c = librosa.cqt(
             np.asarray(y, dtype=np.float32),
             sr=spec.sample_rate,
@@ -66,7 +66,7 @@ def griffinlim(
     -------
     y : np.ndarray [shape=(length,), dtype=float32]
     """
-    with _quiet_short_input():
+    with quiet_short_input():
         y = librosa.griffinlim_cqt(
             np.ascontiguousarray(magnitude.T),
             n_iter=n_iter,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +18,7 @@ import torch
 from rich.console import Console
 
 from export.models import build_model
-from export.train import load_checkpoint
-from lts_sampler import __version__
+from export.train import code_revision, load_checkpoint
 from lts_sampler.atomic import replacing_dir, write_json
 from lts_sampler.errors import LtsError
 from lts_sampler.evaluate import evaluate_bundle
@@ -59,16 +57,6 @@ def _onnx_export(module: torch.nn.Module, example: torch.Tensor, path: Path, inp
             )
     finally:
         onnx_logger.setLevel(level)
-
-
-def _code_revision() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return f"lts-sampler {__version__}"
-    return out.stdout.strip()
 
 
 def parity_frames(dataset: dict, *, limit: int = 4096) -> np.ndarray:
@@ -181,7 +169,8 @@ def _provenance(best: dict, dataset: dict, metrics: dict, dataset_name: str | No
         "device": metrics.get("device"),
         "seed": config["seed"],
         "config": config,
-        "code_revision": _code_revision(),
+        "code_revision": metrics.get("code_revision", "unknown"),
+        "export_code_revision": code_revision(),
         "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_files": names("train"),
         "validation_files": names("validation"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from torch.utils.data import DistributedSampler
 
 from export.dataset import build_dataset, read_name_list, split_dataset, stack_frames
 from export.models import build_model
+from lts_sampler import __version__
 from lts_sampler.atomic import write_json
 from lts_sampler.errors import LtsError
 from lts_sampler.metrics import log_spectral_distance, spectral_convergence
@@ -207,6 +209,18 @@ def plot_losses(history: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def code_revision() -> str:
+    """The git commit of this code, ``-dirty`` when the work tree has changes; else the version."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent, capture_output=True, text=True, check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return f"lts-sampler {__version__}"
+    return out.stdout.strip()
+
+
 def pick_device(name: str, local_rank: int) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise LtsError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu or auto")
@@ -357,6 +371,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, console: Console | None = N
             "seconds": round(time.monotonic() - started, 1),
             "device": str(device),
             "processes": world,
+            "code_revision": code_revision(),
             "heldout_prephase": prephase_figures(model, split.heldout, spec),
             "history": state["history"],
         }

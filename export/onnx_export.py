@@ -19,7 +19,7 @@ from rich.console import Console
 
 from export.models import build_model
 from export.train import code_revision, load_checkpoint
-from lts_sampler.atomic import replacing_dir, write_json
+from lts_sampler.atomic import check_replaceable, replacing_dir, write_json
 from lts_sampler.errors import LtsError
 from lts_sampler.evaluate import evaluate_bundle
 from lts_sampler.model import ModelBundle, sha256_file
@@ -117,9 +117,7 @@ def export_bundle(
     model.eval()
     latent_dim = best["model_args"]["latent_dim"]
     name = name or out.name
-    if out.is_dir() and any(out.iterdir()) and not (out / "model.json").is_file():
-        raise LtsError(f"{out} holds files but no model.json: it is not a model bundle, and export would replace it; "
-                       "choose another folder with -o")
+    check_replaceable(out, marker="model.json", what="model bundle")
 
     with replacing_dir(out) as tmp:
         _onnx_export(_Half(model, "encode"), torch.rand(2, spec.n_bins), tmp / "encoder.onnx", "magnitude", ["mu", "logvar"])

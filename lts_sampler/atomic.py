@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from lts_sampler.errors import LtsError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -33,6 +35,14 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, data) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def check_replaceable(target: Path, *, marker: str, what: str) -> None:
+    """Refuse to replace a folder that holds files but not ``marker``: it is not a ``what``
+    of ours (pointing -o at a sample folder must not delete it)."""
+    if target.is_dir() and any(target.iterdir()) and not (target / marker).is_file():
+        raise LtsError(f"{target} holds files but no {marker}: it is not a {what}, and writing would replace it; "
+                       "choose another folder with -o")
 
 
 @contextlib.contextmanager

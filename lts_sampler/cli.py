@@ -6,6 +6,7 @@ User mistakes (LtsError) become one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -20,10 +21,13 @@ TRAIN_EXTRA_HINT = (
 
 
 def _require_torch(verb: str) -> None:
+    """Refuse, in one line, a training verb when torch is not installed (without importing it)."""
     try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise LtsError(f"`lts-sampler {verb}` {TRAIN_EXTRA_HINT}") from None
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise LtsError(f"`lts-sampler {verb}` {TRAIN_EXTRA_HINT}")
 
 
 def _console():

@@ -20,7 +20,7 @@ from pathlib import Path
 import soundfile as sf
 
 from lts_sampler import __version__
-from lts_sampler.atomic import replacing_dir, write_json, write_text
+from lts_sampler.atomic import check_replaceable, replacing_dir, write_json, write_text
 from lts_sampler.errors import LtsError
 from lts_sampler.model import ModelBundle, resolve_bundle, sha256_file
 from lts_sampler.render import Layer, RenderedSample, RenderSettings, Source, render_bank
@@ -144,17 +144,18 @@ def make_kit(
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     rendered = render_bank(bundle, sources, layers, settings, progress=progress)
-    write_kit(target, manifest, rendered, names, layers, sources)
+    write_kit(target, manifest, rendered, layers, sources)
     return manifest
 
 
-def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], names: list[str], layers, sources) -> None:
-    """Samples, SFZ and kit.json into a hidden folder beside ``target``, then one rename."""
+def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], layers: list[Layer], sources: list[Source]) -> None:
+    """Samples (named by the manifest's regions, in render order), SFZ and kit.json into a
+    hidden folder beside ``target``, then one rename."""
     try:
         with replacing_dir(target) as tmp:
             (tmp / "samples").mkdir()
-            for sample, name in zip(rendered, names):
-                sf.write(tmp / "samples" / name, sample.audio, manifest["sample_rate"], subtype="PCM_24")
+            for sample, region in zip(rendered, manifest["regions"]):
+                sf.write(tmp / "samples" / region["sample"], sample.audio, manifest["sample_rate"], subtype="PCM_24")
             sfz = sfz_text(manifest["name"], manifest["regions"], layers, mode=manifest["mode"],
                            round_robins=manifest["settings"]["round_robins"], sources=sources)
             write_text(tmp / f"{manifest['name']}.sfz", sfz)
@@ -172,9 +173,7 @@ def _check_writable(target: Path) -> None:
         raise LtsError(f"cannot write the kit to {target}: {parent} is not a writable folder; choose another with -o")
     if target.exists() and not target.is_dir():
         raise LtsError(f"cannot write the kit to {target}: a file of that name exists; choose another folder with -o")
-    if target.is_dir() and any(target.iterdir()) and not (target / "kit.json").is_file():
-        raise LtsError(f"{target} holds files but no kit.json: it is not a kit, and rendering would replace it; "
-                       "choose another folder with -o")
+    check_replaceable(target, marker="kit.json", what="kit")
 
 
 def read_manifest(path: str | Path) -> dict:

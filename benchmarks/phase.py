@@ -1,49 +1,67 @@
-"""Phase reconstruction: the LTS reference against the presets of ``lts_sampler.phase``.
+"""Phase reconstruction and bank rendering: the LTS reference against the presets.
 
-Run by hand: ``python benchmarks/phase.py``. For each clip, on the same decoded magnitudes
-(the bundled model on the demo pair at several α, and the held-out demo clip), it times
-``librosa.griffinlim_cqt`` (32 iterations, random initial phase) and each preset (fast
-Griffin–Lim on a reusable transform plan, started from the dominant source's phase), and
-prints seconds, real-time factor, spectral convergence against the target magnitude, and the
-speed ratio to the reference.
+Run by hand: ``python benchmarks/phase.py`` (add ``--quick`` to skip the slow reference on
+the long clips). In one run it prints
+
+1. for each clip, on the same decoded magnitudes (the bundled model on the demo pair at
+   several α, and held-out clips: the shipped one, and Debian's sonic-pi-samples held-out
+   files where installed), the reference (``librosa.griffinlim_cqt``, 32 iterations, random
+   initial phase) and each preset (fast Griffin–Lim from the dominant source's phase):
+   seconds, real-time factor, spectral convergence against the target magnitude (measured
+   with ``librosa.cqt``), and the speed ratio to the reference;
+2. the end-to-end time of a kit of 9 samples of 4 s (encode, decode, phase, finish, WAVs and
+   SFZ written), per preset, with the real-time factor;
+3. ONNX decode and encode frames per second;
+4. where CuPy sees a GPU, the presets and the bank again on it.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from lts_sampler.audio import load_audio
+from lts_sampler.kit import make_kit
 from lts_sampler.metrics import spectral_convergence
 from lts_sampler.model import ModelBundle, default_bundle_path
-from lts_sampler.phase import QUALITY_ITERATIONS, plan_for, reconstruct
+from lts_sampler.morph import parse_alphas
+from lts_sampler.phase import QUALITY_ITERATIONS, plan_for, reconstruct, resolve_backend
+from lts_sampler.render import Layer, RenderSettings, Source, render_bank
 from lts_sampler.spectral import cqt_magnitude, griffinlim
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
-SECONDS = 1.5
+SONIC_PI = Path("/usr/share/sonic-pi/samples")
+HELD_OUT = ("ambi_haunted_hum.flac", "drum_splash_hard.flac", "loop_tabla.flac", "bd_haus.flac")
+DEMO_SECONDS = 1.5
 ALPHAS = (-0.5, 0.0, 0.5, 1.0, 1.5)
 
 
 def clips(bundle: ModelBundle):
     """(name, target magnitude [frames, bins], initial phase [frames, bins], samples)."""
-    spec, plan = bundle.spec, plan_for(bundle.spec)
-    a, b = (load_audio(DEMO / n, sample_rate=spec.sample_rate, duration=SECONDS)
-            for n in ("bass_thick_c.flac", "ambi_choir.flac"))
-    ca, cb = plan.forward(a).T, plan.forward(b).T
+    spec = bundle.spec
+
+    def analysed(path: Path, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+        y = load_audio(path, sample_rate=spec.sample_rate, duration=seconds)
+        return y, plan_for(spec, len(y)).forward(y).T
+
+    (a, ca), (b, cb) = (analysed(DEMO / n, DEMO_SECONDS) for n in ("bass_thick_c.flac", "ambi_choir.flac"))
     mu_a, _ = bundle.encode(np.abs(ca))
     mu_b, _ = bundle.encode(np.abs(cb))
     n = min(len(mu_a), len(mu_b))
     for alpha in ALPHAS:
         target = bundle.decode((1 - alpha) * mu_a[:n] + alpha * mu_b[:n])
-        yield f"demo α={alpha:+.2f}", target, np.angle(ca if alpha < 0.5 else cb)[:n], min(len(a), len(b))
-    held_out = load_audio(DEMO / "bass_thick_c.flac", sample_rate=spec.sample_rate, duration=4.0)
-    c = plan.forward(held_out).T
-    mu, _ = bundle.encode(np.abs(c))
-    yield "held-out 4 s", bundle.decode(mu), np.angle(c), len(held_out)
+        yield f"demo α={alpha:+.1f}", target, np.angle(ca if alpha < 0.5 else cb)[:n], min(len(a), len(b))
+    held_out = [DEMO / "bass_thick_c.flac"] + [SONIC_PI / n for n in HELD_OUT if (SONIC_PI / n).is_file()]
+    for path in held_out:
+        y, c = analysed(path, 4.0)
+        mu, _ = bundle.encode(np.abs(c))
+        yield f"{path.stem[:13]} {len(y) / spec.sample_rate:.1f}s", bundle.decode(mu), np.angle(c), len(y)
 
 
 def consistency(y: np.ndarray, target: np.ndarray, spec) -> float:
@@ -59,24 +77,74 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def main() -> None:
-    bundle = ModelBundle.load(default_bundle_path(), device="cpu")
+def row(name: str, method: str, seconds: float, audio_seconds: float, sc: float, reference: float | None) -> str:
+    ratio = f"{reference / seconds:>9.1f}×" if reference else f"{'—':>10}"
+    return f"{name:<20}{method:<11}{seconds:>8.3f}{seconds / audio_seconds:>8.3f}{sc:>8.3f}{ratio}"
+
+
+def phase_table(bundle: ModelBundle, backends: list[str], quick: bool) -> None:
     spec = bundle.spec
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
-    print(f"model: {bundle.name}; reference: librosa.griffinlim_cqt, 32 iterations, random phase")
-    plan_for(spec)  # built once per process; its cost is not part of a sample's
-    header = f"{'clip':<14}{'method':<10}{'seconds':>9}{'RTF':>8}{'SC':>8}{'speed-up':>10}"
-    print(header)
-    print("-" * len(header))
+    header = f"{'clip':<20}{'method':<11}{'seconds':>8}{'RTF':>8}{'SC':>8}{'speed-up':>10}"
+    print(header + "\n" + "-" * len(header))
     for name, target, phase, length in clips(bundle):
         audio_seconds = length / spec.sample_rate
-        y, ref_time = timed(griffinlim, target, spec, n_iter=32, length=length)
-        print(f"{name:<14}{'reference':<10}{ref_time:>9.2f}{ref_time / audio_seconds:>8.3f}"
-              f"{consistency(y, target, spec):>8.3f}{1.0:>10.1f}")
-        for preset, n_iter in QUALITY_ITERATIONS.items():
-            y, t = timed(reconstruct, target, spec, n_iter=n_iter, length=length, init_phase=phase)
-            print(f"{'':<14}{preset:<10}{t:>9.2f}{t / audio_seconds:>8.3f}"
-                  f"{consistency(y, target, spec):>8.3f}{ref_time / t:>10.1f}")
+        reference = None
+        if not (quick and audio_seconds > DEMO_SECONDS + 0.1):
+            y, reference = timed(griffinlim, target, spec, n_iter=32, length=length)
+            print(row(name, "reference", reference, audio_seconds, consistency(y, target, spec), None))
+            name = ""
+        for backend in backends:
+            reconstruct(target, spec, n_iter=1, length=length, init_phase=phase, backend=backend)  # plan, warm-up
+            for preset, n_iter in QUALITY_ITERATIONS.items():
+                y, t = timed(reconstruct, target, spec, n_iter=n_iter, length=length, init_phase=phase, backend=backend)
+                method = preset if backend == "cpu" else f"{preset}·gpu"
+                print(row(name, method, t, audio_seconds, consistency(y, target, spec), reference))
+                name = ""
+
+
+def bank_table(bundle: ModelBundle, backends: list[str]) -> None:
+    spec = bundle.spec
+    sources = [Source(DEMO / "bass_thick_c.flac", 0.0, 4.0), Source(DEMO / "ambi_choir.flac", 0.0, 4.0)]
+    layers = [Layer(alpha=a) for a in parse_alphas("-0.5:1.5:0.25")]
+    audio_seconds = len(layers) * len(load_audio(sources[0].path, sample_rate=spec.sample_rate, duration=4.0)) / spec.sample_rate
+    print(f"\nbank of {len(layers)} samples, {audio_seconds:.1f} s of audio in all (demo pair, α −0.5…1.5): rendered "
+          f"(encode, decode, phase, finish), and as a kit (also WAVs, SFZ and kit.json written)")
+    header = f"{'preset':<14}{'render s':>9}{'kit s':>8}{'kit RTF':>9}"
+    print(header + "\n" + "-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            for preset, n_iter in QUALITY_ITERATIONS.items():
+                settings = RenderSettings(n_iter=n_iter)
+                _, render = timed(render_bank, bundle, sources, layers, settings, backend=backend)
+                _, kit = timed(make_kit, bundle, sources, layers, settings, Path(tmp) / preset, backend=backend)
+                label = preset if backend == "cpu" else f"{preset}·gpu"
+                print(f"{label:<14}{render:>9.3f}{kit:>8.3f}{kit / audio_seconds:>9.4f}")
+
+
+def model_table(bundle: ModelBundle) -> None:
+    frames = 9 * 1379  # the bank above
+    z = np.random.default_rng(0).standard_normal((frames, bundle.latent_dim)).astype(np.float32)
+    magnitude = bundle.decode(z)
+    decode_s = min(timed(bundle.decode, z)[1] for _ in range(3))
+    encode_s = min(timed(bundle.encode, magnitude)[1] for _ in range(3))
+    print(f"\nONNX ({bundle.provider}): decode {frames / decode_s:,.0f} frames/s, encode {frames / encode_s:,.0f} frames/s "
+          f"({frames} frames a call: {bundle.spec.frames_to_seconds(frames):.0f} s of audio)")
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv[1:]
+    bundle = ModelBundle.load(default_bundle_path(), device="cpu")
+    backends = ["cpu"] + (["cuda"] if resolve_backend("auto") == "cuda" else [])
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
+    if "cuda" in backends:
+        import cupy
+
+        print(f"GPU: {cupy.cuda.runtime.getDeviceProperties(0)['name'].decode()}")
+    print(f"model: {bundle.name}; reference: librosa.griffinlim_cqt, 32 iterations, random phase; "
+          f"presets (most iterations): {QUALITY_ITERATIONS}\n")
+    phase_table(bundle, backends, quick)
+    bank_table(bundle, backends)
+    model_table(bundle)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from lts_sampler.errors import LtsError
 from lts_sampler.kit import make_kit, rerender
 from lts_sampler.model import ModelBundle, resolve_bundle
 from lts_sampler.morph import parse_alphas, parse_curve, parse_weights
-from lts_sampler.phase import QUALITY_ITERATIONS
+from lts_sampler.phase import QUALITY_ITERATIONS, resolve_backend
 from lts_sampler.render import Layer, RenderSettings, Source
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"

@@ -23,6 +23,7 @@ from lts_sampler import __version__
 from lts_sampler.atomic import check_replaceable, replacing_dir, write_json, write_text
 from lts_sampler.errors import LtsError
 from lts_sampler.model import ModelBundle, resolve_bundle, sha256_file
+from lts_sampler.phase import resolve_backend
 from lts_sampler.render import Layer, RenderedSample, RenderSettings, Source, render_bank
 
 FORMAT = "lts-kit/1"
@@ -118,9 +119,11 @@ def make_kit(
     *,
     mode: str = "keys",
     root: int = 60,
+    backend: str = "cpu",
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict:
-    """Render the bank and write the kit folder at ``target`` atomically; returns kit.json."""
+    """Render the bank and write the kit folder at ``target`` atomically; returns kit.json.
+    ``backend``: where phase reconstruction runs, "cpu" or "cuda"."""
     target = Path(target)
     name = kit_name(target)
     if not 0 <= root <= 127:
@@ -143,7 +146,7 @@ def make_kit(
         "software": f"lts-sampler {__version__}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    rendered = render_bank(bundle, sources, layers, settings, progress=progress)
+    rendered = render_bank(bundle, sources, layers, settings, backend=backend, progress=progress)
     write_kit(target, manifest, rendered, layers, sources)
     return manifest
 
@@ -216,5 +219,5 @@ def rerender(manifest_path: str | Path, target: str | Path | None = None, *, dev
     return make_kit(
         bundle, sources_from_manifest(manifest), [Layer.from_dict(d) for d in manifest["layers"]],
         RenderSettings(**manifest["settings"]), Path(target) if target else kit_dir,
-        mode=manifest["mode"], root=manifest["root"], progress=progress,
+        mode=manifest["mode"], root=manifest["root"], backend=resolve_backend(device), progress=progress,
     )

@@ -5,8 +5,10 @@ Arrays are float32; audio is mono at the model's sample rate.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from lts_sampler.audio import load_audio
 from lts_sampler.errors import LtsError
 from lts_sampler.model import ModelBundle
 from lts_sampler.morph import curve_at, mix, resample_trajectory, sample_latent, two_source_weights
-from lts_sampler.phase import plan_for, reconstruct
+from lts_sampler.phase import QUALITY_ITERATIONS, plan_for, reconstruct
 
 MIN_FRAMES = 8
 """A source shorter than this many hops (23 ms at 44.1 kHz, hop 128) is refused."""
@@ -79,7 +81,7 @@ class RenderSettings:
     """How samples are made: phase reconstruction (fast Griffin–Lim iterations started from
     the dominant source's own phase), post-processing, round robins, seed."""
 
-    n_iter: int = 16
+    n_iter: int = QUALITY_ITERATIONS["normal"]
     normalize: bool = True
     trim: bool = False
     round_robins: int = 1
@@ -116,7 +118,7 @@ def encode_sources(bundle: ModelBundle, sources: list[Source]) -> list[EncodedSo
                 f"{source.path} gives only {len(y) / spec.sample_rate * 1000:.0f} ms of audio; "
                 f"a source needs at least {MIN_FRAMES * spec.hop_length / spec.sample_rate * 1000:.0f} ms"
             )
-        transform = plan_for(spec).forward(y).T
+        transform = plan_for(spec, len(y)).forward(y).T
         mu, logvar = bundle.encode(np.abs(transform))
         encoded.append(EncodedSource(source, mu, logvar, len(y), np.angle(transform).astype(np.float32)))
     return encoded
@@ -170,9 +172,15 @@ def render_bank(
     layers: list[Layer],
     settings: RenderSettings,
     *,
+    backend: str = "cpu",
     progress: Callable[[int, int, str], None] | None = None,
 ) -> list[RenderedSample]:
-    """Render every layer × round robin; ``progress(done, total, label)`` after each sample."""
+    """Render every layer × round robin; ``progress(done, total, label)`` after each sample.
+
+    On the CPU the samples are made in parallel, one per core; with ``backend`` "cuda" (see
+    :func:`lts_sampler.phase.resolve_backend`) phase reconstruction runs on the GPU, the
+    whole bank as one batch.
+    """
     if len(sources) < 2:
         raise LtsError("give at least two sources to mix")
     for layer in layers:
@@ -184,12 +192,41 @@ def render_bank(
     length = max(e.samples for e in encoded)
     spec = bundle.spec
     jobs = [(i, layer, rr) for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
-    rendered = []
-    for done, (index, layer, rr) in enumerate(jobs, start=1):
+
+    def magnitude_and_phase(job: tuple[int, Layer, int]) -> tuple[np.ndarray, np.ndarray]:
+        index, layer, rr = job
         magnitude = decode_layer(bundle, encoded, layer, round_robin=rr, seed=settings.seed, index=index)
-        init = initial_phase(encoded, layer, len(magnitude))
-        y = reconstruct(magnitude, spec, n_iter=settings.n_iter, length=length, init_phase=init)
-        rendered.append(RenderedSample(layer, rr, finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim)))
+        return magnitude, initial_phase(encoded, layer, len(magnitude))
+
+    def sample(job: tuple[int, Layer, int], y: np.ndarray) -> RenderedSample:
+        return RenderedSample(job[1], job[2], finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim))
+
+    if backend == "cuda":
+        magnitudes, phases = zip(*map(magnitude_and_phase, jobs))
+        audio = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
+                            init_phase=np.stack(phases), backend=backend)
+        made = (sample(job, y) for job, y in zip(jobs, audio))
+    else:
+        def make(job: tuple[int, Layer, int]) -> RenderedSample:
+            magnitude, phase = magnitude_and_phase(job)
+            return sample(job, reconstruct(magnitude, spec, n_iter=settings.n_iter, length=length, init_phase=phase))
+
+        made = _in_parallel(make, jobs)
+    rendered = []
+    for done, rendered_sample in enumerate(made, start=1):
+        rendered.append(rendered_sample)
         if progress is not None:
+            layer, rr = rendered_sample.layer, rendered_sample.round_robin
             progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))
     return rendered
+
+
+def _in_parallel(fn: Callable, items: list) -> Iterator:
+    """``fn`` over ``items`` on a thread per core (the heavy parts release the GIL), results
+    in order; work not started yet is dropped when the caller stops early."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    try:
+        for future in [pool.submit(fn, item) for item in items]:
+            yield future.result()
+    finally:
+        pool.shutdown(cancel_futures=True)

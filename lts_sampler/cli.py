@@ -216,13 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offset", metavar="S[,S…]", help="excerpt start in seconds, one for all or one per source")
     p.add_argument("--duration", metavar="S[,S…]", help="excerpt length in seconds, one for all or one per source")
     p.add_argument("--quality", choices=["draft", "normal", "high"], default="normal",
-                   help="phase reconstruction: draft (4 iterations at most), normal (16), high (48)")
+                   help="phase reconstruction: draft (8 iterations at most), normal (32), high (128)")
     p.add_argument("--n-iter", type=int, help="phase reconstruction iterations, overriding --quality")
-    p.add_argument("--no-normalize", action="store_true", help="keep the decoded level (default: peaks at −1 dBFS)")
+    p.add_argument("--no-normalize", action="store_true", help="keep the decoded level, lowered only where it would clip (default: peaks at −1 dBFS)")
     p.add_argument("--trim", action="store_true", help="cut trailing silence")
     p.add_argument("--seed", type=int, default=0, help="seed of phase reconstruction and round robins")
     p.add_argument("--model", metavar="MODEL", help="bundle folder or name (default lts-default)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model and phase reconstruction run: auto (a GPU when onnxruntime-gpu or CuPy finds one), cpu, cuda")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_render)
 

@@ -33,12 +33,14 @@ def report() -> dict:
         - ``versions``: ``{name: version or "not installed"}``
         - ``onnxruntime``: ``version``, ``build_device``, ``providers``, ``auto_device``
         - ``models``: ``bundles``, each ``name``, ``path``, ``loads`` and ``provider`` or ``error``
+        - ``phase``: ``auto_device`` (where reconstruction runs by default), ``cupy`` (version
+          or "not installed"), ``gpu`` (CuPy's first device, or None)
         - ``audio``: ``portaudio``, ``default_output`` (name or None), ``outputs``, each
           ``name``, ``hostapi``, ``max_output_channels``, ``default_samplerate``
         - ``midi``: ``apis``, ``{api: {"inputs": [...], "outputs": [...]} or {"error": text}}``
         - ``jack``: ``jackd``, its path or None
     """
-    probes = {"versions": _versions, "onnxruntime": _onnxruntime, "models": _models,
+    probes = {"versions": _versions, "onnxruntime": _onnxruntime, "models": _models, "phase": _phase,
               "audio": _audio, "midi": _midi, "jack": _jack}
     return {name: _guarded(probe) for name, probe in probes.items()}
 
@@ -130,6 +132,18 @@ def _models() -> dict:
     return {"bundles": bundles}
 
 
+def _phase() -> dict:
+    from lts_sampler.phase import resolve_backend
+
+    device = resolve_backend("auto")
+    gpu = None
+    if device == "cuda":
+        import cupy
+
+        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    return {"auto_device": device, "cupy": _dist_version("cupy-cuda12x", "cupy-cuda13x", "cupy"), "gpu": gpu}
+
+
 def _audio() -> dict:
     try:
         with _quiet_native():
@@ -182,6 +196,7 @@ def format_report(data: dict) -> str:
     """Plain-text report of :func:`report`'s data: one titled section each, aligned ``key : value`` lines."""
     sections = {"Versions": ("versions", lambda v: [(k, str(x)) for k, x in v.items()]),
                 "ONNX Runtime": ("onnxruntime", _ort_rows), "Models": ("models", _model_rows),
+                "Phase reconstruction": ("phase", _phase_rows),
                 "Audio outputs": ("audio", _audio_rows), "MIDI ports": ("midi", _midi_rows),
                 "JACK": ("jack", lambda j: [("jackd", j["jackd"] or "not found on PATH (apt-get install jackd2)")])}
     blocks = []
@@ -194,6 +209,11 @@ def format_report(data: dict) -> str:
         width = max(len(k) for k, _ in lines)
         blocks.append("\n".join([title, *(f"  {k:<{width}} : {v}" for k, v in lines)]))
     return "\n\n".join(blocks)
+
+
+def _phase_rows(section: dict) -> list[tuple[str, str]]:
+    hint = "" if section["gpu"] else " (a GPU needs CuPy: pip install 'lts-sampler[gpu]')"
+    return [("device", section["auto_device"] + hint), ("cupy", section["cupy"]), ("gpu", section["gpu"] or "none")]
 
 
 def _ort_rows(section: dict) -> list[tuple[str, str]]:

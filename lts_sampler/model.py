@@ -202,6 +202,9 @@ def _providers(device: str) -> list[str]:
 def _open_session(path: Path, onnx_path: Path, providers: list[str]) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Idle worker threads would otherwise spin after each call, taking cores from the phase
+    # reconstruction that runs between decodes.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(onnx_path), sess_options=options, providers=providers)
     except ORT_ERRORS as err:

@@ -25,6 +25,8 @@ PEAK_DBFS = -1.0
 FADE_IN_S = 0.002
 FADE_OUT_S = 0.010
 SILENCE_DB = -60.0
+GPU_BATCH = 32
+"""Samples reconstructed at once on a GPU (each batch holds a few arrays of [32, n_bins, frames])."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,11 +126,9 @@ def encode_sources(bundle: ModelBundle, sources: list[Source]) -> list[EncodedSo
     return encoded
 
 
-def decode_layer(
-    bundle: ModelBundle, encoded: list[EncodedSource], layer: Layer, *, round_robin: int = 1, seed: int = 0, index: int = 0
-) -> np.ndarray:
-    """The magnitude [n_frames, n_bins] of one mix: every trajectory brought to the longest
-    source's frame count, mixed, decoded. Round robins above 1 sample each source's z."""
+def mixed_latents(encoded: list[EncodedSource], layer: Layer, *, round_robin: int = 1, seed: int = 0, index: int = 0) -> np.ndarray:
+    """The latent trajectory [n_frames, latent_dim] of one mix: every trajectory brought to
+    the longest source's frame count, then mixed. Round robins above 1 sample each source's z."""
     n_frames = max(len(e.mu) for e in encoded)
     trajectories = []
     for number, e in enumerate(encoded):
@@ -136,7 +136,7 @@ def decode_layer(
         if round_robin > 1:
             z = sample_latent(e.mu, e.logvar, np.random.default_rng([seed, index, round_robin, number]))
         trajectories.append(resample_trajectory(z, n_frames))
-    return bundle.decode(mix(trajectories, layer.weights_at(n_frames)))
+    return mix(trajectories, layer.weights_at(n_frames))
 
 
 def initial_phase(encoded: list[EncodedSource], layer: Layer, n_frames: int) -> np.ndarray:
@@ -150,7 +150,8 @@ def initial_phase(encoded: list[EncodedSource], layer: Layer, n_frames: int) -> 
 
 def finish(y: np.ndarray, sample_rate: int, *, normalize: bool = True, trim: bool = False) -> np.ndarray:
     """Post-process one sample: DC removal, trailing-silence trim (optional), short fades
-    against clicks, peak normalisation to −1 dBFS (optional). [n] → [m ≤ n] float32."""
+    against clicks, peak normalisation to −1 dBFS (optional; without it a peak above −1 dBFS
+    is still brought down to it: a sample never clips). [n] → [m ≤ n] float32."""
     y = y - np.mean(y)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if trim and peak > 0:
@@ -161,8 +162,9 @@ def finish(y: np.ndarray, sample_rate: int, *, normalize: bool = True, trim: boo
     y[:n_in] *= np.linspace(0.0, 1.0, n_in, endpoint=False)
     y[len(y) - n_out :] *= np.linspace(1.0, 0.0, n_out)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
-    if normalize and peak > 0:
-        y *= 10 ** (PEAK_DBFS / 20) / peak
+    ceiling = 10 ** (PEAK_DBFS / 20)
+    if peak > 0 and (normalize or peak > ceiling):
+        y *= ceiling / peak
     return y.astype(np.float32)
 
 
@@ -178,8 +180,8 @@ def render_bank(
     """Render every layer × round robin; ``progress(done, total, label)`` after each sample.
 
     On the CPU the samples are made in parallel, one per core; with ``backend`` "cuda" (see
-    :func:`lts_sampler.phase.resolve_backend`) phase reconstruction runs on the GPU, the
-    whole bank as one batch.
+    :func:`lts_sampler.phase.resolve_backend`) phase reconstruction runs on the GPU,
+    ``GPU_BATCH`` samples at once.
     """
     if len(sources) < 2:
         raise LtsError("give at least two sources to mix")
@@ -193,30 +195,22 @@ def render_bank(
     spec = bundle.spec
     jobs = [(i, layer, rr) for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
 
-    def magnitude_and_phase(job: tuple[int, Layer, int]) -> tuple[np.ndarray, np.ndarray]:
-        index, layer, rr = job
-        magnitude = decode_layer(bundle, encoded, layer, round_robin=rr, seed=settings.seed, index=index)
-        return magnitude, initial_phase(encoded, layer, len(magnitude))
+    def render_batch(batch: list[tuple[int, Layer, int]]) -> np.ndarray:
+        """Audio [len(batch), length] of some jobs: one decode call, one reconstruction."""
+        latents = [mixed_latents(encoded, layer, round_robin=rr, seed=settings.seed, index=i) for i, layer, rr in batch]
+        magnitudes = np.split(bundle.decode(np.concatenate(latents)), len(batch))
+        phases = [initial_phase(encoded, layer, len(m)) for (_, layer, _), m in zip(batch, magnitudes)]
+        return reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
+                           init_phase=np.stack(phases), backend=backend)
 
-    def sample(job: tuple[int, Layer, int], y: np.ndarray) -> RenderedSample:
-        return RenderedSample(job[1], job[2], finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim))
-
-    if backend == "cuda":
-        magnitudes, phases = zip(*map(magnitude_and_phase, jobs))
-        audio = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
-                            init_phase=np.stack(phases), backend=backend)
-        made = (sample(job, y) for job, y in zip(jobs, audio))
-    else:
-        def make(job: tuple[int, Layer, int]) -> RenderedSample:
-            magnitude, phase = magnitude_and_phase(job)
-            return sample(job, reconstruct(magnitude, spec, n_iter=settings.n_iter, length=length, init_phase=phase))
-
-        made = _in_parallel(make, jobs)
+    size = GPU_BATCH if backend == "cuda" else 1
+    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    made = map(render_batch, batches) if backend == "cuda" else _in_parallel(render_batch, batches)
+    audio = (y for batch in made for y in batch)
     rendered = []
-    for done, rendered_sample in enumerate(made, start=1):
-        rendered.append(rendered_sample)
+    for done, ((_, layer, rr), y) in enumerate(zip(jobs, audio), start=1):
+        rendered.append(RenderedSample(layer, rr, finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim)))
         if progress is not None:
-            layer, rr = rendered_sample.layer, rendered_sample.round_robin
             progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))
     return rendered
 

@@ -14,8 +14,8 @@ from conftest import write_bundle
 from lts_sampler import doctor
 from lts_sampler.model import default_bundle_path
 
-SECTIONS = ("versions", "onnxruntime", "models", "audio", "midi", "jack")
-TITLES = ("Versions", "ONNX Runtime", "Models", "Audio outputs", "MIDI ports", "JACK")
+SECTIONS = ("versions", "onnxruntime", "models", "phase", "audio", "midi", "jack")
+TITLES = ("Versions", "ONNX Runtime", "Models", "Phase reconstruction", "Audio outputs", "MIDI ports", "JACK")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,14 @@ def test_onnxruntime_lists_cpu_provider_and_auto_device(data):
     ort = data["onnxruntime"]
     assert "CPUExecutionProvider" in ort["providers"]
     assert ort["auto_device"] == ("cuda" if "CUDAExecutionProvider" in ort["providers"] else "cpu")
+
+
+def test_phase_reconstruction_names_its_device(data):
+    phase = data["phase"]
+    assert phase["auto_device"] in ("cpu", "cuda")
+    assert (phase["gpu"] is None) == (phase["auto_device"] == "cpu")
+    if phase["gpu"] is None:
+        assert "pip install 'lts-sampler[gpu]'" in doctor.format_report(data)
 
 
 def test_default_model_is_listed_as_loadable(data):

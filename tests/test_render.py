@@ -172,3 +172,13 @@ def test_a_curve_and_weights_for_three_sources(tmp_path):
     assert result.returncode == 0, result.stderr
     files = [s["file"] for s in json.loads(result.stdout)["samples"]]
     assert files == ["samples/00_w1.00-0.00-0.00.wav", "samples/01_w0.25-0.50-0.25.wav"]
+
+
+def test_a_sample_never_clips_even_without_normalising():
+    from lts_sampler.render import finish
+
+    loud = (3.0 * np.sin(np.arange(44100) / 10)).astype(np.float32)
+    quiet = 0.1 * loud
+    assert np.max(np.abs(finish(loud, 44100, normalize=False))) == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+    assert np.max(np.abs(finish(quiet, 44100, normalize=False))) == pytest.approx(0.3, rel=1e-2)
+    assert np.max(np.abs(finish(quiet, 44100))) == pytest.approx(10 ** (-1 / 20), rel=1e-4)

@@ -19,18 +19,26 @@ def _umask() -> int:
     return mask
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+@contextlib.contextmanager
+def replacing_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; once the block succeeds it is renamed over
+    ``path``, otherwise removed."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a kit is for sharing
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes it private; a kit is for sharing
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    with replacing_file(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_json(path: str | Path, data) -> None:

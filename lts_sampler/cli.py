@@ -141,6 +141,24 @@ def cmd_render(args: argparse.Namespace) -> int:
     return render(args)
 
 
+def cmd_render_midi(args: argparse.Namespace) -> int:
+    from lts_sampler.midi_render import render_midi_command
+
+    return render_midi_command(args)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from lts_sampler.live import play_command
+
+    return play_command(args)
+
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    from lts_sampler.live import bridge_command
+
+    return bridge_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lts-sampler",
@@ -226,6 +244,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the model and phase reconstruction run: auto (a GPU when onnxruntime-gpu or CuPy finds one), cpu, cuda")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_render)
+
+    p = verbs.add_parser("render-midi", help="play a MIDI file through a kit into a WAV file, offline",
+                         description="Render SONG (a standard MIDI file, tempo changes honoured) through the kit "
+                         "in KIT; deterministic, with a tail for releases.")
+    p.add_argument("kit", metavar="KIT", help="kit folder (with kit.json), e.g. kits/demo")
+    p.add_argument("song", metavar="SONG", help="MIDI file (.mid)")
+    p.add_argument("-o", "--out", required=True, metavar="WAV", help="output WAV file (24-bit)")
+    p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_render_midi)
+
+    p = verbs.add_parser("play", help="play a kit from a MIDI keyboard",
+                         description="Audition KIT live: MIDI in from a keyboard, audio out through PortAudio.")
+    p.add_argument("kit", metavar="KIT", help="kit folder (with kit.json), e.g. kits/demo")
+    p.add_argument("--midi-in", metavar="PORT", help="MIDI input port (name or part of it; default: the first)")
+    p.add_argument("--midi-api", choices=["alsa", "jack"], help="MIDI system (default: ALSA where available, else JACK)")
+    p.add_argument("--output", metavar="DEVICE", help="audio output device (name or part of it; default: the system's)")
+    p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
+    p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
+    p.set_defaults(func=cmd_play)
+
+    p = verbs.add_parser("bridge", help="a MIDI port a DAW can play, with the mod wheel morphing timbre",
+                         description="Open a virtual MIDI input port that a DAW track plays; program change N "
+                         "selects the N-th kit in DIR; kits re-rendered on disk are picked up on the next note.")
+    p.add_argument("--name", default="LTS Sampler", help="name of the MIDI port and audio client")
+    p.add_argument("--kits", default="kits", metavar="DIR", help="folder of kits (default kits/)")
+    p.add_argument("--midi-api", choices=["alsa", "jack"], help="MIDI system (default: ALSA where available, else JACK)")
+    p.add_argument("--output", metavar="DEVICE", help="audio output device (name or part of it; default: the system's)")
+    p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
+    p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
+    p.set_defaults(func=cmd_bridge)
 
     p = verbs.add_parser("doctor", help="report versions, ONNX providers, audio outputs and MIDI ports")
     p.add_argument("--json", action="store_true")

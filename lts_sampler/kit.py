@@ -90,7 +90,7 @@ def sfz_text(name: str, regions: list[dict], layers: list[Layer], *, mode: str, 
         lines.append(f"set_cc{MORPH_CC}=0")
     lines += ["", "<global>", f"ampeg_release={RELEASE_S}"]
     if mode == "keys":
-        lines += ["pitch_keytrack=0", "loop_mode=one_shot"]
+        lines.append("pitch_keytrack=0")
     else:
         lines.append("xf_cccurve=power")
     if round_robins > 1:

@@ -1,0 +1,208 @@
+"""The sampler engine and offline MIDI rendering: played as the kit's SFZ says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import librosa
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+from lts_sampler.kit import RELEASE_S
+from lts_sampler.midi_render import read_midi_events, render_events
+from lts_sampler.sampler import Sampler, load_kit
+from lts_sampler.spectral import quiet_short_input
+from test_cli_train import assert_one_line_error, lts
+
+RATE = 44100
+TICKS = 480
+
+
+def _kit(folder: Path, *args: str) -> Path:
+    result = lts("render", "--demo", "-o", str(folder), "--n-iter", "4", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def keys_kit(tmp_path_factory) -> Path:
+    return _kit(tmp_path_factory.mktemp("kits") / "keys")
+
+
+@pytest.fixture(scope="module")
+def morph_kit(tmp_path_factory) -> Path:
+    return _kit(tmp_path_factory.mktemp("kits") / "morph", "--mode", "morph", "--alphas", "-0.5:1.5:0.5")
+
+
+def _midi_file(path: Path, notes: list[tuple[float, float, int, int]], tempo_change: tuple[float, int] | None = None,
+               controls: list[tuple[float, int, int]] = ()) -> Path:
+    """A type-1 file: a tempo track (120 bpm, optionally another tempo from a beat on) and a
+    track of (start beat, length in beats, note, velocity) notes and (beat, cc, value) controls."""
+    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS)
+    tempo_track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)])
+    if tempo_change:
+        beat, tempo = tempo_change
+        tempo_track.append(mido.MetaMessage("set_tempo", tempo=tempo, time=round(beat * TICKS)))
+    events = []
+    for start, length, note, velocity in notes:
+        events += [(start, mido.Message("note_on", note=note, velocity=velocity)),
+                   (start + length, mido.Message("note_off", note=note, velocity=0))]
+    events += [(beat, mido.Message("control_change", control=cc, value=value)) for beat, cc, value in controls]
+    track, last = mido.MidiTrack(), 0
+    for beat, message in sorted(events, key=lambda e: e[0]):
+        tick = round(beat * TICKS)
+        track.append(message.copy(time=tick - last))
+        last = tick
+    midi.tracks += [tempo_track, track]
+    midi.save(path)
+    return path
+
+
+def _seconds(beat: float, change_beat: float = 2.0, second_tempo: float = 1.0) -> float:
+    """Seconds at ``beat`` with 0.5 s beats until ``change_beat``, then ``second_tempo`` s beats."""
+    return 0.5 * min(beat, change_beat) + second_tempo * max(0.0, beat - change_beat)
+
+
+def test_a_keys_kit_plays_each_keys_sample_on_time_and_stops_after_release(keys_kit, tmp_path):
+    notes = [(1.0, 0.8, 60, 100), (3.0, 0.5, 64, 127), (5.0, 0.5, 68, 64)]  # beats; tempo halves at beat 2
+    song = _midi_file(tmp_path / "song.mid", notes, tempo_change=(2.0, 1_000_000))
+    audio = render_events(load_kit(keys_kit), read_midi_events(song))
+    regions = {r["key"]: r["sample"] for r in json.loads((keys_kit / "kit.json").read_text())["regions"]}
+    for start, length, note, velocity in notes:
+        on, off = round(_seconds(start) * RATE), round(_seconds(start + length) * RATE)
+        sample, _ = sf.read(keys_kit / "samples" / regions[note], dtype="float32")
+        assert np.all(audio[on - 256 : on] == 0.0)  # silent before its time, sounding from it
+        assert np.abs(audio[on : on + 64]).max() > 0
+        held = audio[on:off]
+        np.testing.assert_allclose(held, sample[: len(held)] * (velocity / 127) ** 2, atol=1e-6)
+        after_release = off + round(RELEASE_S * RATE) + 1
+        assert np.abs(audio[off : off + 100]).max() > 0  # the release is a fade, not a cut
+        assert np.all(audio[after_release : after_release + RATE // 10] == 0.0)
+
+
+def _mean_log_spectrum(y: np.ndarray) -> np.ndarray:
+    with quiet_short_input():
+        c = np.abs(librosa.cqt(y, sr=RATE, hop_length=512, fmin=32.703, n_bins=384, bins_per_octave=48))
+    return np.log(c.mean(axis=1) + 1e-6)
+
+
+def _shift_in_bins(a: np.ndarray, b: np.ndarray, most: int = 16) -> float:
+    """How many bins b's spectrum sits above a's: the cross-correlation peak, interpolated."""
+    a, b = a - a.mean(), b - b.mean()
+    lags = np.arange(-most, most + 1)
+    scores = np.array([np.dot(a[max(0, -k) : len(a) - max(0, k)], b[max(0, k) : len(b) - max(0, -k)]) for k in lags])
+    i = int(np.argmax(scores))
+    left, centre, right = scores[i - 1], scores[i], scores[i + 1]
+    return lags[i] + 0.5 * (left - right) / (left - 2 * centre + right)
+
+
+def test_a_morph_kit_transposes_by_the_distance_from_its_key_centre(morph_kit, tmp_path):
+    kit = load_kit(morph_kit)
+    song = _midi_file(tmp_path / "up2.mid", [(0.0, 2.0, kit.root + 2, 127)])
+    audio = render_events(kit, read_midi_events(song))
+    layer0 = next(r for r in kit.regions if r.layer == 0).audio[:-1]
+    played = audio[: round(len(layer0) / 2 ** (2 / 12))]
+    cents = 25 * _shift_in_bins(_mean_log_spectrum(layer0), _mean_log_spectrum(played))  # 48 bins an octave
+    assert cents == pytest.approx(200, abs=10)
+
+
+def test_the_mod_wheel_moves_a_held_note_from_the_first_layer_to_the_last(morph_kit, tmp_path):
+    kit = load_kit(morph_kit)
+    steps = 64
+    sweep = [(0.6 + 1.4 * i / steps, 1, round(127 * i / steps)) for i in range(steps + 1)]  # 0 → 127 in 0.7 s
+    song = _midi_file(tmp_path / "sweep.mid", [(0.0, 3.0, kit.root, 127)], controls=sweep)
+    audio = render_events(kit, read_midi_events(song))
+    first = next(r for r in kit.regions if r.layer == 0).audio
+    last = next(r for r in kit.regions if r.layer == kit.layers - 1).audio
+
+    def likeness(window: slice, layer: np.ndarray) -> float:
+        out, ref = audio[window], layer[window]
+        return float(np.dot(out, ref) / (np.linalg.norm(out) * np.linalg.norm(ref) + 1e-12))
+
+    before, after = slice(int(0.05 * RATE), int(0.25 * RATE)), slice(int(1.15 * RATE), int(1.4 * RATE))
+    assert likeness(before, first) > 0.99 and likeness(after, last) > 0.99
+    assert likeness(before, last) < likeness(before, first) and likeness(after, first) < likeness(after, last)
+
+
+def test_voices_are_stolen_oldest_first(keys_kit):
+    sampler = Sampler(load_kit(keys_kit), max_voices=2)
+    for note in (60, 61, 62):
+        sampler.note_on(note, 100)
+    assert [v.note for v in sampler.voices] == [61, 62]
+    sampler.render(int(0.01 * RATE))  # the stolen one fades in 5 ms
+    assert sampler.active_voices == 2
+
+
+def test_the_sustain_pedal_holds_notes_until_it_is_lifted(keys_kit):
+    sampler = Sampler(load_kit(keys_kit))
+    sampler.feed([0xB0, 64, 127, 0x90, 60, 100, 0x80, 60, 0])
+    sampler.render(int(0.5 * RATE))
+    assert sampler.active_voices == 1
+    sampler.feed([0xB0, 64, 0])
+    sampler.render(int((RELEASE_S + 0.01) * RATE))
+    assert sampler.active_voices == 0
+
+
+def test_round_robins_take_turns(tmp_path):
+    kit = load_kit(_kit(tmp_path / "rr", "--alphas", "0,1", "--round-robins", "2"))
+    sampler = Sampler(kit)
+    picked = []
+    for _ in range(4):
+        sampler.note_on(60, 100)
+        picked.append(sampler.voices[-1].regions[0].round_robin)
+    assert picked == [1, 2, 1, 2]
+
+
+def test_random_bytes_never_raise_and_all_notes_off_silences(keys_kit):
+    sampler = Sampler(load_kit(keys_kit))
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        sampler.feed(rng.integers(0, 256, rng.integers(1, 64)).tolist())
+        sampler.feed([0xF0, 0x7E, 0x01, 0xF8, 0x02, 0xF7])  # SysEx with a clock byte inside
+        sampler.feed([0x90, 60, 100, 62, 100, 64, 0])  # running status
+        sampler.render(64)
+    sampler.note_on(300, 900)  # out of range: clipped, not raised
+    assert np.isfinite(sampler.render(1024)).all()
+    sampler.feed([0xB5, 123, 0])  # all notes off (the engine listens on every channel)
+    sampler.render(int((RELEASE_S + 0.01) * RATE))
+    assert sampler.active_voices == 0
+    assert np.all(sampler.render(512) == 0.0)
+
+
+def test_all_sound_off_is_immediate(keys_kit):
+    sampler = Sampler(load_kit(keys_kit))
+    sampler.feed([0x90, 60, 100, 0xB0, 120, 0])
+    assert sampler.active_voices == 0 and np.all(sampler.render(256) == 0.0)
+
+
+def test_render_midi_writes_a_wav_and_summarises(keys_kit, tmp_path):
+    song = _midi_file(tmp_path / "song.mid", [(0.0, 1.0, 60, 100), (1.0, 1.0, 62, 100)])
+    result = lts("render-midi", str(keys_kit), str(song), "-o", str(tmp_path / "out.wav"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    audio, rate = sf.read(tmp_path / "out.wav")
+    assert rate == RATE and summary["notes"] == 2
+    assert len(audio) / RATE == pytest.approx(summary["seconds"], abs=1e-3)
+    assert 1.0 + RELEASE_S <= summary["seconds"] <= 1.0 + 1.6  # the second note's sample, or its release
+    assert list(tmp_path.glob(".*")) == []
+
+
+@pytest.mark.parametrize("case", ["missing song", "corrupt song", "no kit.json"])
+def test_render_midi_refuses_bad_input_in_one_line(case, keys_kit, tmp_path):
+    song = _midi_file(tmp_path / "song.mid", [(0.0, 1.0, 60, 100)])
+    kit = keys_kit
+    if case == "missing song":
+        song = tmp_path / "nope.mid"
+    elif case == "corrupt song":
+        song.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01" + bytes(range(40)))
+    else:
+        kit = tmp_path / "not-a-kit"
+        kit.mkdir()
+    out = tmp_path / "out.wav"
+    result = lts("render-midi", str(kit), str(song), "-o", str(out))
+    assert_one_line_error(result, {"missing song": "does not exist", "corrupt song": "cannot read MIDI file",
+                                   "no kit.json": "no kit.json"}[case])
+    assert not out.exists()

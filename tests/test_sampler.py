@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import librosa
@@ -206,3 +207,23 @@ def test_render_midi_refuses_bad_input_in_one_line(case, keys_kit, tmp_path):
     assert_one_line_error(result, {"missing song": "does not exist", "corrupt song": "cannot read MIDI file",
                                    "no kit.json": "no kit.json"}[case])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kit_name", ["keys_kit", "morph_kit"])
+def test_the_engine_reads_the_regions_the_sfz_declares(kit_name, request):
+    folder = request.getfixturevalue(kit_name)
+    kit = load_kit(folder)
+    text = next(folder.glob("*.sfz")).read_text()
+    declared = [dict(re.findall(r"(\w+)=(\S+)", line)) for line in text.splitlines() if line.startswith("<region>")]
+    assert len(declared) == len(kit.regions)
+    for opcodes, region in zip(declared, kit.regions):
+        lokey, hikey = (int(opcodes["key"]),) * 2 if "key" in opcodes else (int(opcodes["lokey"]), int(opcodes["hikey"]))
+        assert (region.lokey, region.hikey) == (lokey, hikey)
+        assert region.keycenter == (int(opcodes["pitch_keycenter"]) if "pitch_keycenter" in opcodes else None)
+        for side in ("xfin", "xfout"):
+            expected = (int(opcodes[f"{side}_locc1"]), int(opcodes[f"{side}_hicc1"])) if f"{side}_locc1" in opcodes else None
+            assert getattr(region, side) == expected
+        assert np.array_equal(region.audio[:-1], sf.read(folder / "samples" / opcodes["sample"], dtype="float32")[0])
+    if kit.mode == "morph":  # xf_cccurve=power: the layers' powers sum to 1 at every wheel position
+        power = np.sum([np.square(region.crossfade) for region in kit.regions], axis=0)
+        np.testing.assert_allclose(power, 1.0, atol=1e-9)

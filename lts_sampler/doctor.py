@@ -53,7 +53,7 @@ def _guarded(probe) -> dict:
 
 
 @contextlib.contextmanager
-def _quiet_native():
+def quiet_native():
     """Silence C-level stderr (ALSA, JACK, PortAudio chatter) and forbid JACK server autostart."""
     saved_env = os.environ.get("JACK_NO_START_SERVER")
     os.environ["JACK_NO_START_SERVER"] = "1"
@@ -146,13 +146,13 @@ def _phase() -> dict:
 
 def _audio() -> dict:
     try:
-        with _quiet_native():
+        with quiet_native():
             import sounddevice as sd
     except ImportError:
         return {"reason": "sounddevice not installed: pip install sounddevice"}
     except OSError:
         return {"reason": "PortAudio not found: apt-get install libportaudio2"}
-    with _quiet_native():
+    with quiet_native():
         hostapis = [api["name"] for api in sd.query_hostapis()]
         devices = [
             {"name": dev["name"], "hostapi": hostapis[dev["hostapi"]],
@@ -181,7 +181,7 @@ def _midi() -> dict:
 def _midi_ports(mido, api: str) -> dict:
     backend = mido.Backend(f"mido.backends.rtmidi/{api}")
     try:
-        with _quiet_native():
+        with quiet_native():
             return {"inputs": backend.get_input_names(), "outputs": backend.get_output_names()}
     except Exception as err:  # rtmidi raises its own SystemError when a driver or server is absent
         hint = MIDI_HINTS.get(api)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import mido
 
-from lts_sampler.doctor import _quiet_native as quiet_native
+from lts_sampler.doctor import quiet_native
 from lts_sampler.errors import LtsError
 from lts_sampler.sampler import Kit, Sampler, load_kit
 
@@ -247,7 +247,8 @@ def midi_errors(api: str | None) -> Iterator[None]:
         with quiet_native():
             yield
     except OSError as err:
-        raise LtsError(f"cannot open MIDI ({api or 'default'}): {err}; {hints.get(api, 'check the MIDI system')}") from None
+        raise LtsError(f"cannot open MIDI ({api or 'default'}): {str(err).rstrip('.')}; "
+                       f"{hints.get(api, 'check the MIDI system')}") from None
 
 
 def find_midi_input(backend: mido.Backend, api: str | None, query: str | None) -> str:
@@ -257,7 +258,7 @@ def find_midi_input(backend: mido.Backend, api: str | None, query: str | None) -
         names = backend.get_input_names()
     if not names:
         raise LtsError(f"no MIDI input ports ({api or 'default'} MIDI); connect a keyboard, "
-                       "or let a DAW play `lts-sampler bridge`")
+                       f"or let a DAW play `lts-sampler bridge`; {RENDER_OFFLINE}")
     if query is None:
         return names[0]
     matches = [n for n in names if n == query] or [n for n in names if query.lower() in n.lower()]

@@ -29,6 +29,15 @@ def server_running() -> bool:
     return True
 
 
+def server_realtime() -> bool:
+    """Whether the running server schedules its clients in real time (``jackd -R``)."""
+    probe = jack.Client("lts-probe", no_start_server=True)
+    try:
+        return probe.realtime
+    finally:
+        probe.close()
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """The JACK server already running, else a dummy-driver server (no sound card) for the session."""

@@ -20,7 +20,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jack_fixtures import JackRig, jack_server  # noqa: F401 (a fixture)
+from jack_fixtures import JackRig, jack_server, server_realtime  # noqa: F401 (a fixture)
 
 from lts_sampler.kit import RELEASE_S
 
@@ -164,6 +164,26 @@ def test_bad_input_produces_helpful_error_message(kits, tmp_path, args, words):
         assert word in lines[0]
 
 
+def test_play_prints_the_notes_of_a_keyboard_and_a_summary(kits):
+    keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output(
+        "lts-test keys", client_name=f"lts-test keys {os.getpid()}")
+    player = subprocess.Popen(
+        [sys.executable, "-m", "lts_sampler.cli", "play", str(kits / "b-morph"), "--midi-api", "jack",
+         "--midi-in", f"lts-test keys {os.getpid()}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "ready: playing b-morph" in player.stdout.readline()
+        for message in (note_on(60), note_off(60), note_on(69)):
+            keyboard.send(message)
+        assert player.stdout.readline().strip() == "note C4 (60) vel 100"
+        assert player.stdout.readline().strip() == "note A4 (69) vel 100"
+    finally:
+        keyboard.close()
+        player.send_signal(signal.SIGINT)
+        out, err = player.communicate(timeout=20)
+    assert player.returncode == 0, err
+    assert out.startswith("stopped after") and "2 notes, underruns: " in out
+
+
 class TestBridge:
     """One bridge, played by one rig, test after test; the last one stops it."""
 
@@ -185,7 +205,6 @@ class TestBridge:
         print(f"note-on → sound: {', '.join(f'{1000 * t:.1f}' for t in latencies)} ms")
         assert max(latencies) < MAX_LATENCY_S, latencies
 
-
     def test_program_change_selects_a_kit_and_ignores_a_missing_one(self, bridge, rig):
         rig.send(program(0))
         on, _ = play(rig, 64)
@@ -202,7 +221,6 @@ class TestBridge:
         assert spectrum_distance(morph, again) < 0.01
         assert not any("kit 9" in line for line in bridge.lines[mark:])
 
-
     def test_mod_wheel_morphs_the_morph_kit(self, bridge, rig):
         rig.send(program(1))
         takes = {}
@@ -212,7 +230,6 @@ class TestBridge:
             takes.setdefault(value, []).append(rig.audio(on, on + 16384)[:, 0])
         assert spectrum_distance(takes[0][0], takes[127][0]) > 0.3
         assert spectrum_distance(takes[0][0], takes[0][1]) < 0.01
-
 
     def test_a_kit_rendered_again_plays_on_the_next_note(self, bridge, rig, kits):
         rig.send(program(0))
@@ -225,7 +242,6 @@ class TestBridge:
         after = rig.audio(on, on + 16384)[:, 0]
         bridge.wait_for("kit 0: a-keys (keys) reloaded", after=mark)
         assert spectrum_distance(before, after) > 0.3
-
 
     def test_bridge_stops_on_sigint_with_a_summary(self, bridge):
         status, stderr = bridge.stop(signal.SIGINT)
@@ -263,7 +279,7 @@ def test_thirty_seconds_of_playing_without_underruns(kits, tmp_path):
     print(soak.lines[-1])
     assert status == 0, stderr
     assert soak.lines[-1].startswith("stopped after") and "300 notes" in soak.lines[-1]
-    assert "underruns: 0" in soak.lines[-1]
+    assert "underruns: 0" in soak.lines[-1], f"JACK server real-time (jackd -R): {server_realtime()}"
     audio, _ = sf.read(recording, dtype="float32")
     loud = np.abs(audio[: len(audio) // 256 * 256]).reshape(-1, 256).max(axis=1) > ONSET
     sounding = np.flatnonzero(loud)

@@ -7,6 +7,6 @@ training and export live in the ``export`` package.
 from lts_sampler.errors import LtsError
 from lts_sampler.spec import AudioSpec
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["AudioSpec", "LtsError", "__version__"]

@@ -43,7 +43,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
 
 def test_runtime_imports_without_torch():
     code = (WITHOUT_TORCH + "import lts_sampler, lts_sampler.cli, lts_sampler.model, lts_sampler.evaluate, "
-            "lts_sampler.spectral, lts_sampler.audio; print('ok')")
+            "lts_sampler.spectral, lts_sampler.audio, lts_sampler.phase, lts_sampler.render, lts_sampler.kit, "
+            "lts_sampler.sampler, lts_sampler.midi_render, lts_sampler.live; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 

@@ -159,6 +159,12 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return bridge_command(args)
 
 
+def cmd_tui(args: argparse.Namespace) -> int:
+    from lts_sampler.tui import tui_command
+
+    return tui_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lts-sampler",
@@ -275,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
     p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
     p.set_defaults(func=cmd_bridge)
+
+    p = verbs.add_parser("tui", help="the terminal UI: source pairs, bank settings, rendering",
+                         description="Edit a library of source pairs saved in SESSION (JSON, saved as you type) "
+                         "and render their banks as kits.")
+    p.add_argument("session", nargs="?", default="lts-session.json", metavar="SESSION",
+                   help="session file (default lts-session.json; created when missing)")
+    p.set_defaults(func=cmd_tui)
 
     p = verbs.add_parser("doctor", help="report versions, ONNX providers, audio outputs and MIDI ports")
     p.add_argument("--json", action="store_true")

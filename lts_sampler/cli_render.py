@@ -28,7 +28,7 @@ DEMO_SOURCES = ("bass_thick_c.flac", "ambi_choir.flac")
 DEMO_SECONDS = 1.5
 
 
-def _per_source(text: str | None, n: int, what: str) -> list[float | None]:
+def per_source(text: str | None, n: int, what: str) -> list[float | None]:
     """``"0.5"`` (all sources) or ``"0.5,0,1"`` (one each) → n values in seconds."""
     if text is None:
         return [None] * n
@@ -52,7 +52,7 @@ def _layers(args: argparse.Namespace, n_sources: int) -> list:
     return [Layer(alpha=a) for a in parse_alphas(args.alphas or "-0.5:1.5:0.25")]
 
 
-def _root_note(text: str) -> int:
+def root_note(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -86,8 +86,8 @@ def render(args: argparse.Namespace) -> int:
             paths = [DEMO_DIR / name for name in DEMO_SOURCES] if args.demo else [Path(p) for p in args.sources]
             if len(paths) < 2:
                 raise LtsError("give two or more sources: lts-sampler render A.wav B.wav -o kits/NAME (or --demo)")
-            offsets = _per_source(args.offset, len(paths), "--offset")
-            durations = _per_source(args.duration or (str(DEMO_SECONDS) if args.demo else None), len(paths), "--duration")
+            offsets = per_source(args.offset, len(paths), "--offset")
+            durations = per_source(args.duration or (str(DEMO_SECONDS) if args.demo else None), len(paths), "--duration")
             for path in paths:
                 if not path.is_file():
                     raise LtsError(f"source {path} does not exist; check the path")
@@ -102,7 +102,7 @@ def render(args: argparse.Namespace) -> int:
             bundle = ModelBundle.load(resolve_bundle(args.model), device=args.device)
             provider = bundle.provider
             manifest = make_kit(bundle, sources, layers, settings, out, mode=args.mode,
-                                root=_root_note(args.root), progress=advance)
+                                root=root_note(args.root), progress=advance)
     seconds = time.monotonic() - started
     summary = _summary(manifest, out, seconds, provider)
     if args.json:

@@ -165,6 +165,14 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return tui_command(args)
 
 
+def _live_options(p: argparse.ArgumentParser) -> None:
+    """The MIDI system, audio device, polyphony and block size options of play and bridge."""
+    p.add_argument("--midi-api", choices=["alsa", "jack"], help="MIDI system (default: ALSA where available, else JACK)")
+    p.add_argument("--output", metavar="DEVICE", help="audio output device (name or part of it; default: the system's)")
+    p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
+    p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lts-sampler",
@@ -265,10 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Audition KIT live: MIDI in from a keyboard, audio out through PortAudio.")
     p.add_argument("kit", metavar="KIT", help="kit folder (with kit.json), e.g. kits/demo")
     p.add_argument("--midi-in", metavar="PORT", help="MIDI input port (name or part of it; default: the first)")
-    p.add_argument("--midi-api", choices=["alsa", "jack"], help="MIDI system (default: ALSA where available, else JACK)")
-    p.add_argument("--output", metavar="DEVICE", help="audio output device (name or part of it; default: the system's)")
-    p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
-    p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
+    _live_options(p)
     p.set_defaults(func=cmd_play)
 
     p = verbs.add_parser("bridge", help="a MIDI port a DAW can play, with the mod wheel morphing timbre",
@@ -276,10 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "selects the N-th kit in DIR; kits re-rendered on disk are picked up on the next note.")
     p.add_argument("--name", default="LTS Sampler", help="name of the MIDI port and audio client")
     p.add_argument("--kits", default="kits", metavar="DIR", help="folder of kits (default kits/)")
-    p.add_argument("--midi-api", choices=["alsa", "jack"], help="MIDI system (default: ALSA where available, else JACK)")
-    p.add_argument("--output", metavar="DEVICE", help="audio output device (name or part of it; default: the system's)")
-    p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
-    p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
+    _live_options(p)
     p.set_defaults(func=cmd_bridge)
 
     p = verbs.add_parser("tui", help="the terminal UI: source pairs, bank settings, rendering",

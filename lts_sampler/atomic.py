@@ -50,7 +50,7 @@ def check_replaceable(target: Path, *, marker: str, what: str) -> None:
     of ours (pointing -o at a sample folder must not delete it)."""
     if target.is_dir() and any(target.iterdir()) and not (target / marker).is_file():
         raise LtsError(f"{target} holds files but no {marker}: it is not a {what}, and writing would replace it; "
-                       "choose another folder with -o")
+                       "choose another output folder (-o)")
 
 
 @contextlib.contextmanager

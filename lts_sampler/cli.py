@@ -284,11 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     _live_options(p)
     p.set_defaults(func=cmd_bridge)
 
-    p = verbs.add_parser("tui", help="the terminal UI: source pairs, bank settings, rendering",
-                         description="Edit a library of source pairs saved in SESSION (JSON, saved as you type) "
-                         "and render their banks as kits.")
+    p = verbs.add_parser("tui", help="the terminal UI: source pairs, rendering, playing kits (also: no arguments)",
+                         description="Edit a library of source pairs saved in SESSION (JSON, saved as you type), "
+                         "render their banks as kits and play them from the computer keys or a MIDI keyboard. "
+                         "F1 in the app shows the keys.")
     p.add_argument("session", nargs="?", default="lts-session.json", metavar="SESSION",
                    help="session file (default lts-session.json; created when missing)")
+    p.add_argument("--no-sound", action="store_true", help="open no audio output nor MIDI port (e.g. over SSH)")
     p.set_defaults(func=cmd_tui)
 
     p = verbs.add_parser("doctor", help="report versions, ONNX providers, audio outputs and MIDI ports")
@@ -320,7 +322,10 @@ def join_signed_values(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(join_signed_values(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        argv = ["tui"]  # in a terminal, no arguments open the terminal UI
+    args = parser.parse_args(join_signed_values(argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

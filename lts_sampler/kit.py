@@ -121,9 +121,11 @@ def make_kit(
     root: int = 60,
     backend: str = "cpu",
     progress: Callable[[int, int, str], None] | None = None,
+    sample_progress: Callable[[int, float], None] | None = None,
 ) -> dict:
     """Render the bank and write the kit folder at ``target`` atomically; returns kit.json.
-    ``backend``: where phase reconstruction runs, "cpu" or "cuda"."""
+    ``backend``: where phase reconstruction runs, "cpu" or "cuda"; ``progress`` and
+    ``sample_progress`` as :func:`render_bank` calls them."""
     target = Path(target)
     name = kit_name(target)
     if not 0 <= root <= 127:
@@ -131,7 +133,7 @@ def make_kit(
     names = [sample_name(i, layer, rr, settings.round_robins)
              for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
     regions = key_map(len(layers), settings.round_robins, mode=mode, root=root, names=names)
-    _check_writable(target)
+    check_writable(target)
     manifest = {
         "format": FORMAT,
         "name": name,
@@ -146,7 +148,8 @@ def make_kit(
         "software": f"lts-sampler {__version__}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    rendered = render_bank(bundle, sources, layers, settings, backend=backend, progress=progress)
+    rendered = render_bank(bundle, sources, layers, settings, backend=backend, progress=progress,
+                           sample_progress=sample_progress)
     write_kit(target, manifest, rendered, layers, sources)
     return manifest
 
@@ -164,18 +167,18 @@ def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], laye
             write_text(tmp / f"{manifest['name']}.sfz", sfz)
             write_json(tmp / "kit.json", manifest)
     except OSError as err:
-        raise LtsError(f"cannot write the kit to {target}: {err.strerror}; choose another folder with -o") from None
+        raise LtsError(f"cannot write the kit to {target}: {err.strerror}; choose another output folder (-o)") from None
 
 
-def _check_writable(target: Path) -> None:
+def check_writable(target: Path) -> None:
     """Fail before rendering, not after, when the kit could not be written."""
     parent = target.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise LtsError(f"cannot write the kit to {target}: {parent} is not a writable folder; choose another with -o")
+        raise LtsError(f"cannot write the kit to {target}: {parent} is not a writable folder; choose another output folder (-o)")
     if target.exists() and not target.is_dir():
-        raise LtsError(f"cannot write the kit to {target}: a file of that name exists; choose another folder with -o")
+        raise LtsError(f"cannot write the kit to {target}: a file of that name exists; choose another output folder (-o)")
     check_replaceable(target, marker="kit.json", what="kit")
 
 

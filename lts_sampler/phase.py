@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+from collections.abc import Callable
 
 import numpy as np
 import scipy.fft
@@ -253,6 +254,7 @@ def reconstruct(
     patience: int | None = None,
     tolerance: float = 3e-4,
     backend: str = "cpu",
+    on_iteration: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Audio whose constant-Q magnitude approximates ``magnitude`` (fast Griffin–Lim).
 
@@ -267,6 +269,8 @@ def reconstruct(
         ``n_iter``, at least 4) have not lowered a sample's inconsistency by ``tolerance``
         (relative) below its best; the most consistent iterate is returned
     backend : "cpu" or "cuda" (:func:`resolve_backend`)
+    on_iteration : called with each iteration's number (from 1) before it runs; an exception
+        it raises stops the reconstruction
 
     Returns
     -------
@@ -297,7 +301,9 @@ def reconstruct(
     last_error = best_error
     stalled = xp.zeros(batch, dtype=xp.int32)
     rebuilt = [xp.zeros_like(c) for c in coefficients]
-    for _ in range(n_iter):
+    for iteration in range(1, n_iter + 1):
+        if on_iteration is not None:
+            on_iteration(iteration)
         previous = rebuilt
         rebuilt = grid.analyse(_silence_after(grid.synthesise(coefficients), length))
         # How far the sound of these coefficients is from the target: keep the most

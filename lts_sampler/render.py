@@ -176,8 +176,11 @@ def render_bank(
     *,
     backend: str = "cpu",
     progress: Callable[[int, int, str], None] | None = None,
+    sample_progress: Callable[[int, float], None] | None = None,
 ) -> list[RenderedSample]:
-    """Render every layer × round robin; ``progress(done, total, label)`` after each sample.
+    """Render every layer × round robin; ``progress(done, total, label)`` after each sample,
+    in order; ``sample_progress(index, fraction)`` as each sample's phase reconstruction goes
+    on (any thread, samples in any order). An exception either raises stops the render.
 
     On the CPU the samples are made in parallel, one per core; with ``backend`` "cuda" (see
     :func:`lts_sampler.phase.resolve_backend`) phase reconstruction runs on the GPU,
@@ -200,8 +203,18 @@ def render_bank(
         latents = [mixed_latents(encoded, layer, round_robin=rr, seed=settings.seed, index=i) for i, layer, rr in batch]
         magnitudes = np.split(bundle.decode(np.concatenate(latents)), len(batch))
         phases = [initial_phase(encoded, layer, len(m)) for (_, layer, _), m in zip(batch, magnitudes)]
-        return reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
-                           init_phase=np.stack(phases), backend=backend)
+        indices = [jobs.index(job) for job in batch]
+
+        def on_iteration(iteration: int) -> None:
+            for index in indices:
+                sample_progress(index, (iteration - 1) / settings.n_iter)
+
+        y = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
+                        init_phase=np.stack(phases), backend=backend,
+                        on_iteration=on_iteration if sample_progress is not None else None)
+        for index in indices if sample_progress is not None else ():
+            sample_progress(index, 1.0)
+        return y
 
     size = GPU_BATCH if backend == "cuda" else 1
     batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]

@@ -14,32 +14,54 @@ from pathlib import Path
 from lts_sampler.atomic import write_json
 from lts_sampler.errors import LtsError
 
-FORMAT = "lts-session/1"
+FORMAT = "lts-session/2"
+
+
+@dataclasses.dataclass
+class Excerpt:
+    """A source: an audio file's path, and the excerpt's offset and duration in seconds
+    (empty duration: to the end). Strings as typed."""
+
+    path: str = ""
+    offset: str = "0"
+    duration: str = ""
 
 
 @dataclasses.dataclass
 class Pair:
-    """Two sources and how to render their bank; every value a string as typed."""
+    """Two sources (or more, for weighted mixes) and how to render their bank; every
+    setting a string as typed, but ``normalize``."""
 
     name: str
-    source_a: str = ""
-    source_b: str = ""
-    offsets: str = "0"  # seconds, one for both or "a,b"
-    durations: str = ""  # seconds, one for both or "a,b"; empty: to the end
+    sources: list[Excerpt] = dataclasses.field(default_factory=lambda: [Excerpt(), Excerpt()])
     alphas: str = "-0.5:1.5:0.25"
+    curve: str = ""  # time:α breakpoints; when given, one sample along the curve instead of the α list
+    weights: str = ""  # three or more sources: one weight vector per sample, "1,0,0;0.5,0.25,0.25"
     mode: str = "keys"
     root: str = "60"
     quality: str = "normal"
     round_robins: str = "1"
+    normalize: bool = True
+    model: str = ""  # a name from `lts-sampler models`, or a path; empty: the bundled default
     out: str = ""  # empty: kits/NAME
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Pair:
+        fields = {f.name for f in dataclasses.fields(cls)} - {"sources", "normalize"}
+        pair = cls(**{k: str(v) for k, v in data.items() if k in fields})
+        pair.sources = [Excerpt(**{k: str(v) for k, v in s.items() if k in ("path", "offset", "duration")})
+                        for s in data.get("sources", [])] or pair.sources
+        pair.normalize = bool(data.get("normalize", True))
+        return pair
 
 
 @dataclasses.dataclass
 class Session:
-    """The pairs of ``path``; :meth:`save` after each change."""
+    """The pairs of ``path``, and the UI's theme (empty: the default); :meth:`save` after each change."""
 
     path: Path
     pairs: list[Pair] = dataclasses.field(default_factory=list)
+    theme: str = ""
 
     @classmethod
     def open(cls, path: str | Path) -> Session:
@@ -49,14 +71,17 @@ class Session:
             return cls(path)
         try:
             data = json.loads(path.read_text())
-            fields = {f.name for f in dataclasses.fields(Pair)}
-            pairs = [Pair(**{k: str(v) for k, v in p.items() if k in fields}) for p in data["pairs"]]
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+            if data.get("format") != FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+            pairs = [Pair.from_dict(p) for p in data["pairs"]]
+            theme = str(data.get("theme", ""))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as err:
             raise LtsError(f"cannot read session {path} ({err}); give another file, or move this one away") from None
-        return cls(path, pairs)
+        return cls(path, pairs, theme)
 
     def save(self) -> None:
-        write_json(self.path, {"format": FORMAT, "pairs": [dataclasses.asdict(p) for p in self.pairs]})
+        write_json(self.path, {"format": FORMAT, "theme": self.theme,
+                               "pairs": [dataclasses.asdict(p) for p in self.pairs]})
 
     def unique_name(self, wanted: str) -> str:
         """``wanted``, or ``wanted 2``, ``wanted 3`` … whichever no pair has."""
@@ -74,7 +99,9 @@ class Session:
         return pair
 
     def duplicate(self, pair: Pair) -> Pair:
-        return self.add(dataclasses.replace(pair, name=f"{pair.name} copy", out=""))
+        copy = Pair.from_dict(dataclasses.asdict(pair))
+        copy.name, copy.out = f"{pair.name} copy", ""
+        return self.add(copy)
 
     def delete(self, pair: Pair) -> None:
         self.pairs.remove(pair)

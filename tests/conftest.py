@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded rng and a tiny model bundle built with onnx.helper (no torch)."""
+"""Shared fixtures: a seeded rng, a tiny model bundle built with onnx.helper (no torch), demo kits."""
 
 from __future__ import annotations
 
@@ -116,3 +116,25 @@ def write_tones(folder: Path, *, seconds: float = 0.6, sample_rate: int = 22050)
 def audio_folder(tmp_path) -> Path:
     write_tones(tmp_path / "audio")
     return tmp_path / "audio"
+
+
+def demo_kit(folder: Path, *args: str) -> Path:
+    """A kit of the demo pair rendered by the CLI (4 phase iterations: quick)."""
+    from test_cli_train import lts
+
+    result = lts("render", "--demo", "-o", str(folder), "--n-iter", "4", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.fixture(scope="session")
+def keys_kit(tmp_path_factory) -> Path:
+    """The demo pair in keys mode: 9 samples on C4–G#4."""
+    return demo_kit(tmp_path_factory.mktemp("kits") / "keys")
+
+
+@pytest.fixture(scope="session")
+def morph_kit(tmp_path_factory) -> Path:
+    """The demo pair in morph mode: 5 layers (α −0.5…1.5) over every key, CC1 morphs."""
+    return demo_kit(tmp_path_factory.mktemp("kits") / "morph", "--mode", "morph", "--alphas", "-0.5:1.5:0.5")
+

@@ -11,31 +11,16 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import demo_kit
+from test_cli_train import assert_one_line_error, lts
 
 from lts_sampler.kit import RELEASE_S
 from lts_sampler.midi_render import read_midi_events, render_events
 from lts_sampler.sampler import Sampler, load_kit
 from lts_sampler.spectral import quiet_short_input
-from test_cli_train import assert_one_line_error, lts
 
 RATE = 44100
 TICKS = 480
-
-
-def _kit(folder: Path, *args: str) -> Path:
-    result = lts("render", "--demo", "-o", str(folder), "--n-iter", "4", "--json", *args)
-    assert result.returncode == 0, result.stderr
-    return folder
-
-
-@pytest.fixture(scope="module")
-def keys_kit(tmp_path_factory) -> Path:
-    return _kit(tmp_path_factory.mktemp("kits") / "keys")
-
-
-@pytest.fixture(scope="module")
-def morph_kit(tmp_path_factory) -> Path:
-    return _kit(tmp_path_factory.mktemp("kits") / "morph", "--mode", "morph", "--alphas", "-0.5:1.5:0.5")
 
 
 def _midi_file(path: Path, notes: list[tuple[float, float, int, int]], tempo_change: tuple[float, int] | None = None,
@@ -148,7 +133,7 @@ def test_the_sustain_pedal_holds_notes_until_it_is_lifted(keys_kit):
 
 
 def test_round_robins_take_turns(tmp_path):
-    kit = load_kit(_kit(tmp_path / "rr", "--alphas", "0,1", "--round-robins", "2"))
+    kit = load_kit(demo_kit(tmp_path / "rr", "--alphas", "0,1", "--round-robins", "2"))
     sampler = Sampler(kit)
     picked = []
     for _ in range(4):

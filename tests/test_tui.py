@@ -1,5 +1,5 @@
 """The terminal UI, driven by a pilot: pairs saved as typed, a bank rendered, a render
-cancelled, mistakes shown inline."""
+cancelled, mistakes shown inline, a kit played from the computer keys."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import asyncio
 import json
 from pathlib import Path
 
-from textual.widgets import Input, Static
+import pytest
+from textual.widgets import DataTable, Input, Select, Static
 
 from lts_sampler.tui import LtsApp
+from lts_sampler.tui.bank import BankPane
+from lts_sampler.tui.kitview import Piano
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
 
@@ -26,13 +29,30 @@ async def _type(pilot, field: str, text: str) -> None:
         await pilot.press(*text)
 
 
-async def _fill_demo_pair(pilot, out: Path, alphas: str = "0,1") -> None:
-    await _type(pilot, "name", "demo pair")
-    await _type(pilot, "source_a", str(DEMO / "bass_thick_c.flac"))
-    await _type(pilot, "source_b", str(DEMO / "ambi_choir.flac"))
-    await _type(pilot, "durations", "0.5")
+async def _choose(pilot, field: str, value: str) -> None:
+    """Pick ``value`` in a drop-down with the keys: open it, go to the option, enter."""
+    select = pilot.app.query_one(f"#{field}", Select)
+    await pilot.app.run_action("show_tab('bank')")
+    select.focus()
+    values = pilot.app.query_one(BankPane).values[field]
+    await pilot.press("enter", "home", *["down"] * values.index(value), "enter")
+    assert select.value == value
+
+
+def _message(pilot) -> str:
+    return pilot.app.query_one("#message", Static).render().plain
+
+
+async def _fill_pair(pilot, out: Path, alphas: str = "0,1") -> None:
+    await pilot.press("ctrl+n")
+    await _type(pilot, "name", "bass choir")
+    await _type(pilot, "source-0-path", str(DEMO / "bass_thick_c.flac"))
+    await _type(pilot, "source-1-path", str(DEMO / "ambi_choir.flac"))
+    for i in (0, 1):
+        await _type(pilot, f"source-{i}-duration", "0.5")
+    await pilot.app.run_action("show_tab('bank')")
     await _type(pilot, "alphas", alphas)
-    await _type(pilot, "quality", "draft")
+    await _choose(pilot, "quality", "draft")
     await _type(pilot, "out", str(out))
 
 
@@ -41,23 +61,37 @@ def test_a_pair_is_saved_as_typed_rendered_and_found_again(tmp_path):
     out.parent.mkdir()
 
     async def drive() -> None:
-        async with LtsApp(session).run_test(size=(100, 30)) as pilot:
-            await _fill_demo_pair(pilot, out)
+        async with LtsApp(session, sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, out, alphas="0:1:0.5")
+            assert _message(pilot).startswith("ready: 3 samples")
             await pilot.press("ctrl+r")
             await pilot.app.workers.wait_for_complete()
             await pilot.pause()
-            assert pilot.app.query_one("#message", Static).render().plain == ""
+            assert "wrote" in "\n".join(pilot.app.query_one("#log").lines)
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            table = pilot.app.query_one("#samples", DataTable)
+            assert [table.get_row_at(i)[:3] for i in range(table.row_count)] == [
+                ["00_a+0.00.wav", "α +0.00", "C4"],
+                ["01_a+0.50.wav", "α +0.50", "C#4"],
+                ["02_a+1.00.wav", "α +1.00", "D4"],
+            ]
 
     asyncio.run(drive())
-    assert sorted(p.name for p in (out / "samples").iterdir()) == ["00_a+0.00.wav", "01_a+1.00.wav"]
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["00_a+0.00.wav", "01_a+0.50.wav", "02_a+1.00.wav"]
     assert "sample=00_a+0.00.wav key=60" in (out / "pair.sfz").read_text()
     saved = json.loads(session.read_text())["pairs"]
-    assert [p["name"] for p in saved] == ["demo pair"] and saved[0]["alphas"] == "0,1"
+    assert [p["name"] for p in saved] == ["demo pair", "bass choir"]
+    assert saved[1]["alphas"] == "0:1:0.5" and saved[1]["quality"] == "draft"
+    assert [s["duration"] for s in saved[1]["sources"]] == ["0.5", "0.5"]
 
     async def reopen() -> None:
-        async with LtsApp(session).run_test(size=(100, 30)) as pilot:
-            assert pilot.app.query_one("#name", Input).value == "demo pair"
-            assert pilot.app.query_one("#source_b", Input).value.endswith("ambi_choir.flac")
+        async with LtsApp(session, sound=False).run_test(size=(100, 30)) as pilot:
+            pilot.app.query_one("#pairs").index = 1
+            await pilot.pause()
+            assert pilot.app.query_one("#name", Input).value == "bass choir"
+            assert pilot.app.query_one("#source-1-path", Input).value.endswith("ambi_choir.flac")
+            assert pilot.app.query_one("#quality", Select).value == "draft"
 
     asyncio.run(reopen())
 
@@ -66,37 +100,78 @@ def test_a_cancelled_render_leaves_the_previous_kit_as_it_was(tmp_path):
     out = tmp_path / "kit"
 
     async def drive() -> None:
-        async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
-            await _fill_demo_pair(pilot, out)
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, out)
             await pilot.press("ctrl+r")
             await pilot.app.workers.wait_for_complete()
             before = {p.name: p.read_bytes() for p in (out / "samples").iterdir()}
             await _type(pilot, "alphas", "-0.5:1.5:0.25")
-            await _type(pilot, "quality", "high")
-            await _type(pilot, "durations", "1.5")
+            await _choose(pilot, "quality", "high")
+            await _type(pilot, "source-0-duration", "1.5")
             pilot.app.action_render()  # as ctrl+r, without waiting for the app to be idle
             await pilot.press("escape")
             await pilot.app.workers.wait_for_complete()
             assert {p.name: p.read_bytes() for p in (out / "samples").iterdir()} == before
             assert "cancelled" in "\n".join(pilot.app.query_one("#log").lines)
+            assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
     asyncio.run(drive())
 
 
-def test_mistakes_in_the_form_are_shown_inline_and_the_app_stays(tmp_path):
+@pytest.mark.parametrize(("field", "bad", "words"), [
+    ("source-0-offset", "soon", "offset"),
+    ("source-0-path", "/no/such.wav", "does not exist"),
+    ("alphas", "0,,x", "α values"),
+    ("curve", "0:0,0.5", "α curve"),
+    ("root", "H9", "root note"),
+    ("round_robins", "two", "round robins"),
+])
+def test_mistakes_in_the_form_are_shown_inline_and_the_app_stays(tmp_path, field, bad, words):
     async def drive() -> None:
-        async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
-            message = pilot.app.query_one("#message", Static)
-            await _fill_demo_pair(pilot, tmp_path / "kit", alphas="0,,x")
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, tmp_path / "kit")
+            assert _message(pilot).startswith("ready")
+            if not field.startswith("source"):
+                await pilot.app.run_action("show_tab('bank')")
+            await _type(pilot, field, bad)
+            assert words in _message(pilot)
             await pilot.press("ctrl+r")
-            assert "α" in message.render().plain or "alpha" in message.render().plain.lower()
-            await _type(pilot, "alphas", "0,1")
-            for field, bad, words in (("offsets", "soon", "offsets"), ("source_a", "/no/such.wav", "does not exist"),
-                                      ("mode", "loud", "keys or morph")):
-                await _type(pilot, field, bad)
-                await pilot.press("ctrl+r")
-                assert words in message.render().plain
-                await _type(pilot, field, {"offsets": "0", "source_a": str(DEMO / "bass_thick_c.flac"), "mode": "keys"}[field])
+            assert words in _message(pilot) and not pilot.app.rendering
             assert pilot.app.is_running
+
+    asyncio.run(drive())
+    assert not (tmp_path / "kit").exists()
+
+
+def test_an_unwritable_output_folder_is_shown_inline(tmp_path):
+    (tmp_path / "a file").write_text("not a folder")
+
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, tmp_path / "a file" / "kit")
+            await pilot.press("ctrl+r")
+            assert "not a writable folder" in _message(pilot) and not pilot.app.rendering
+
+    asyncio.run(drive())
+
+
+def test_computer_keys_play_the_kit_as_a_piano_row(tmp_path, keys_kit):
+    """a plays the kit's root (C4), w the next key; x moves an octave up; the key lights."""
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _type(pilot, "name", "kit")
+            await pilot.app.run_action("show_tab('bank')")
+            await _type(pilot, "out", str(keys_kit))
+            await pilot.app.run_action("show_tab('kit')")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            piano = pilot.app.query_one(Piano)
+            assert piano.base == 60 and 60 in piano.mapped
+            await pilot.press("a", "w")
+            assert pilot.app.audition.sounding() >= {60, 61}
+            await pilot.pause(0.2)
+            assert {60, 61} <= piano.sounding
+            await pilot.press("x", "a")
+            assert piano.base == 72 and 72 in pilot.app.audition.sounding()
 
     asyncio.run(drive())

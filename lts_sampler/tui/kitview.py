@@ -1,0 +1,286 @@
+"""The Kit tab: the selected pair's kit — its samples, their pictures, and a keyboard to
+play it from the computer's keys or a MIDI keyboard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable, Label, Select, Static
+
+from lts_sampler.errors import LtsError
+from lts_sampler.tui.messages import Say
+from lts_sampler.tui.plots import Spectrogram, Trajectories, Waveform
+
+PIANO = "awsedftgyhujk"
+"""Computer keys playing C up to the next C, a row of the keyboard as on a piano."""
+BLACK = {1, 3, 6, 8, 10}
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+SOURCE_COLOURS = ("#3b82f6", "#f59e0b", "#10b981", "#a855f7")
+MIX_COLOUR = "#ef4444"
+TAP_VELOCITY = 100
+
+
+def note_name(note: int) -> str:
+    return f"{NOTE_NAMES[note % 12]}{note // 12 - 1}"
+
+
+def describe_layer(layer: dict) -> str:
+    """α, curve or weights of a manifest's layer, short."""
+    if "alpha" in layer:
+        return f"α {layer['alpha']:+.2f}"
+    if "curve" in layer:
+        return "α " + "→".join(f"{a:g}" for _, a in layer["curve"])
+    return "w " + ",".join(f"{w:g}" for w in layer["weights"])
+
+
+class Piano(Widget):
+    """One octave and a C of piano keys, labelled with the computer keys that play them;
+    sounding notes lit, notes the kit does not map dimmed."""
+
+    DEFAULT_CSS = "Piano { height: 3; }"
+    WHITE = 4
+
+    base: reactive[int] = reactive(60)
+    """MIDI note of the first key (a C)."""
+    sounding: reactive[frozenset[int]] = reactive(frozenset())
+    mapped: reactive[frozenset[int]] = reactive(frozenset())
+
+    def render(self) -> Text:
+        rows = [Text(), Text(), Text()]
+        whites = [i for i in range(len(PIANO)) if i % 12 not in BLACK]
+        for column, i in enumerate(whites):
+            rows[1].append(f" {PIANO[i]}  ", style=self._style(i, "reverse"))
+            name = note_name(self.base + i) if i % 12 == 0 else ""
+            rows[2].append(f" {name:<3}", style="dim")
+            black = i + 1
+            if black < len(PIANO) and black % 12 in BLACK:
+                rows[0].append("  ")
+                rows[0].append(f" {PIANO[black]}", style=self._style(black, "bold"))
+            else:
+                rows[0].append("    ")
+        rows[2].append("  z/x octave · , . mod wheel", style="dim")
+        return Text("\n").join(rows)
+
+    def _style(self, i: int, plain: str) -> str:
+        note = self.base + i
+        if note in self.sounding:
+            return "bold reverse #ef4444"
+        return plain if note in self.mapped else f"{plain} dim"
+
+
+class KitPane(Vertical):
+    """The kit at the selected pair's output folder, once rendered."""
+
+    BINDINGS = [
+        Binding("a", "tap(0)", "Play", key_display="a…k", tooltip="Play the kit from the computer keys"),
+        *(Binding(key, f"tap({i})", show=False) for i, key in enumerate(PIANO) if i),
+        Binding("z", "octave(-1)", "Octave down", key_display="z"),
+        Binding("x", "octave(1)", "Octave up", key_display="x"),
+        Binding("comma", "wheel(-16)", "Mod wheel down", show=False),
+        Binding("full_stop", "wheel(16)", "Mod wheel up", show=False),
+        Binding("space", "play_sample", "Play sample"),
+        Binding("v", "toggle_picture", "Waveform/spectrum"),
+    ]
+
+    manifest: dict | None = None
+    folder: Path | None = None
+    midi_reason: str | None = None
+    wheel = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="kit-title")
+        with Horizontal(id="kit-top"):
+            yield DataTable(id="samples", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="kit-pictures"):
+                yield Waveform(id="sample-wave")
+                yield Spectrogram(id="sample-spectrum")
+                yield Trajectories(id="latents")
+        yield Piano()
+        with Horizontal(id="kit-io"):
+            yield Label("MIDI in", classes="unit")
+            yield Select([], id="midi-in", prompt="none", compact=True)
+            yield Static(id="sound")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#samples", DataTable)
+        for label, width in (("sample", 14), ("mix", 8), ("keys", 7), ("s", 5)):
+            table.add_column(label, width=width)
+        self.query_one("#sample-spectrum").display = False
+        self.set_interval(1 / 15, self.light_keys)
+
+    def show(self, folder: Path) -> None:
+        """Show the kit in ``folder`` (read in a thread), or say that there is none yet."""
+        self.folder = folder
+        self.load(folder)
+        self.refresh_midi_ports()
+
+    @work(thread=True, exclusive=True, group="kit", exit_on_error=False)
+    def load(self, folder: Path) -> None:
+        from lts_sampler.kit import read_manifest
+        from lts_sampler.sampler import load_kit
+
+        if not (folder / "kit.json").is_file():
+            self.app.call_from_thread(self._loaded, folder, None, None)
+            return
+        try:
+            manifest, kit = read_manifest(folder), load_kit(folder)
+        except LtsError as err:
+            self.post_message(Say(f"kit {folder}: {err}", error=True))
+            manifest = kit = None
+        self.app.call_from_thread(self._loaded, folder, manifest, kit)
+
+    def _loaded(self, folder: Path, manifest: dict | None, kit) -> None:
+        """Show ``manifest``'s samples (``kit``: the same kit, loaded by the sampler)."""
+        self.manifest = manifest
+        table = self.query_one("#samples", DataTable)
+        table.clear()
+        title = self.query_one("#kit-title", Static)
+        if self.app.audition is not None:
+            self.app.audition.set_kit(kit)
+        if manifest is None:
+            title.update(f"no kit at {folder} yet: ctrl+r renders one")
+            self.query_one(Piano).mapped = frozenset()
+            for picture in ("#sample-wave", "#sample-spectrum"):
+                self.query_one(picture).audio = None
+            self.query_one(Trajectories).curves = []
+            return
+        for region, loaded in zip(manifest["regions"], kit.regions):
+            keys = (note_name(region["key"]) if "key" in region
+                    else f"{note_name(region['lokey'])}–{note_name(region['hikey'])}")
+            seconds = (len(loaded.audio) - 1) / kit.sample_rate
+            table.add_row(region["sample"], describe_layer(manifest["layers"][region["layer"]]), keys,
+                          f"{seconds:.2f}", key=region["sample"])
+        title.update(f"{folder}/{manifest['name']}.sfz · {manifest['mode']} · {len(manifest['regions'])} samples"
+                     f" · {manifest['model']['name']}")
+        piano = self.query_one(Piano)
+        piano.base = manifest["root"] - manifest["root"] % 12
+        piano.mapped = frozenset(n for r in kit.regions for n in range(r.lokey, r.hikey + 1))
+        self.select_sample(0)
+
+    @on(DataTable.RowHighlighted)
+    def highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.select_sample(event.cursor_row)
+
+    @on(DataTable.RowSelected)
+    def selected(self, event: DataTable.RowSelected) -> None:
+        self.action_play_sample()
+
+    def select_sample(self, row: int) -> None:
+        if self.manifest is None or not 0 <= row < len(self.manifest["regions"]):
+            return
+        self.draw_sample(self.folder / "samples" / self.manifest["regions"][row]["sample"])
+        self.project(self.folder, self.manifest, self.manifest["regions"][row]["layer"])
+
+    @work(thread=True, exclusive=True, group="sample", exit_on_error=False)
+    def draw_sample(self, path: Path) -> None:
+        import soundfile as sf
+
+        try:
+            y, rate = sf.read(path, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, OSError) as err:
+            self.post_message(Say(f"cannot read {path}: {err}", error=True))
+            return
+        import scipy.signal  # noqa: F401 (the spectrogram's first draw would load it on the UI's thread)
+
+        audio = (y.mean(axis=1), rate)
+        for picture in ("#sample-wave", "#sample-spectrum"):
+            self.app.call_from_thread(setattr, self.query_one(picture), "audio", audio)
+
+    @work(thread=True, exclusive=True, group="latents", exit_on_error=False)
+    def project(self, folder: Path, manifest: dict, layer_index: int) -> None:
+        """Encode the kit's sources with its model and plot their trajectories and the mix."""
+        from lts_sampler.kit import sources_from_manifest
+        from lts_sampler.pictures import project_2d
+        from lts_sampler.render import Layer, encode_sources, mixed_latents
+
+        plot = self.query_one(Trajectories)
+        try:
+            bundle = self.app.bundle(Path(manifest["model"]["path"]))
+            encoded = encode_sources(bundle, sources_from_manifest(manifest))
+        except LtsError as err:
+            self.app.call_from_thread(setattr, plot, "note", f"no latent picture: {err}")
+            return
+        layer = manifest["layers"][layer_index]
+        mixed = mixed_latents(encoded, Layer.from_dict(layer))
+        points = project_2d([e.mu for e in encoded] + [mixed])
+        labels = [chr(ord("A") + i) for i in range(len(encoded))] + [describe_layer(layer)]
+        colours = [*SOURCE_COLOURS[: len(encoded)], MIX_COLOUR]
+        self.app.call_from_thread(setattr, plot, "curves", list(zip(labels, points, colours)))
+
+    def light_keys(self) -> None:
+        audition = self.app.audition
+        if audition is not None and self.is_on_screen:
+            sounding = frozenset(audition.sounding())
+            piano = self.query_one(Piano)
+            if sounding != piano.sounding:
+                piano.sounding = sounding
+
+    def action_tap(self, offset: int) -> None:
+        if self.app.audition is not None:
+            self.app.audition.tap(self.query_one(Piano).base + offset, TAP_VELOCITY)
+
+    def action_octave(self, step: int) -> None:
+        piano = self.query_one(Piano)
+        piano.base = int(np.clip(piano.base + 12 * step, 0, 108))
+
+    def action_wheel(self, step: int) -> None:
+        self.wheel = int(np.clip(self.wheel + step, 0, 127))
+        if self.app.audition is not None:
+            self.app.audition.control_change(1, self.wheel)
+        self.post_message(Say(f"mod wheel {self.wheel}"))
+
+    def action_play_sample(self) -> None:
+        table = self.query_one("#samples", DataTable)
+        audio = self.query_one("#sample-wave", Waveform).audio
+        if self.manifest is None or audio is None or self.app.audition is None:
+            return
+        self.app.audition.preview(*audio)
+        self.post_message(Say(f"playing {self.manifest['regions'][table.cursor_row]['sample']}"))
+
+    def action_toggle_picture(self) -> None:
+        wave, spectrum = self.query_one("#sample-wave"), self.query_one("#sample-spectrum")
+        wave.display, spectrum.display = not wave.display, wave.display
+
+    @work(thread=True, exclusive=True, group="midi-ports", exit_on_error=False)
+    def refresh_midi_ports(self) -> None:
+        audition = self.app.audition
+        if audition is None:
+            return
+        ports, reason = audition.midi_inputs() if self.app.sound else ([], "turned off (--no-sound)")
+        self.app.call_from_thread(self._ports, ports, reason)
+
+    def _ports(self, ports: list[str], reason: str | None) -> None:
+        select = self.query_one("#midi-in", Select)
+        with select.prevent(Select.Changed):
+            select.set_options([(p, p) for p in ports])
+            if self.app.audition.listening in ports:
+                select.value = self.app.audition.listening
+        self.midi_reason = None if ports else reason or "no MIDI input ports; connect a keyboard"
+        self.show_sound()
+
+    @on(Select.Changed, "#midi-in")
+    def listen(self, event: Select.Changed) -> None:
+        port = None if event.value is Select.BLANK else str(event.value)
+        try:
+            self.app.audition.listen(port)
+        except LtsError as err:
+            self.post_message(Say(str(err), error=True))
+        else:
+            self.post_message(Say(f"MIDI in: {port}" if port else "MIDI in: none"))
+
+    def show_sound(self) -> None:
+        """Where the sound goes and where MIDI comes from, or why there is none."""
+        reason, warn = self.app.silent_reason, "bold $warning"
+        lines = [(f"no sound: {reason}", warn) if reason else f"sound: {self.app.audition.device}"]
+        if self.midi_reason:
+            lines += ["\n", (f"no MIDI: {self.midi_reason}", warn)]
+        self.query_one("#sound", Static).update(Content.assemble(*lines))

@@ -1,0 +1,82 @@
+"""The terminal UI's main screens at 100×30, compared with their saved SVG snapshots
+(``pytest --snapshot-update`` saves them anew after a deliberate change of the UI).
+
+Everything shown is made reproducible: relative paths in a fresh folder, no sound device."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DirectoryTree
+
+from lts_sampler.kit import make_kit
+from lts_sampler.model import ModelBundle, default_bundle_path
+from lts_sampler.render import Layer, RenderSettings, Source
+from lts_sampler.session import Excerpt, Pair, Session
+from lts_sampler.tui import LtsApp
+
+DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
+SIZE = (100, 30)
+
+
+@pytest.fixture
+def studio(tmp_path, monkeypatch) -> Path:
+    """A folder with the demo sounds, a session of one pair, and that pair's kit."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("bass_thick_c.flac", "ambi_choir.flac"):
+        shutil.copy(DEMO / name, tmp_path / name)
+    Session(tmp_path / "session.json", [Pair("bass to choir", [Excerpt("bass_thick_c.flac", "0", "1.5"),
+                                                              Excerpt("ambi_choir.flac", "0.2", "1.5")],
+                                          alphas="0:1:0.25", out="kits/bass-choir")]).save()
+    bundle = ModelBundle.load(default_bundle_path(), device="cpu")
+    sources = [Source(Path("bass_thick_c.flac"), 0.0, 1.5), Source(Path("ambi_choir.flac"), 0.2, 1.5)]
+    make_kit(bundle, sources, [Layer(alpha=a) for a in (0, 0.25, 0.5, 0.75, 1)], RenderSettings(n_iter=8),
+             tmp_path / "kits" / "bass-choir")
+    return tmp_path
+
+
+def app() -> LtsApp:
+    return LtsApp("session.json", sound=False)
+
+
+async def settle(pilot) -> None:
+    """Let every worker (waveforms, kit loading, latent pictures) finish and the screen redraw."""
+    for _ in range(3):
+        ours = [w for w in pilot.app.workers if not isinstance(w.node, DirectoryTree)]  # its loader never ends
+        if ours:  # (none: wait_for_complete would wait for every worker)
+            await pilot.app.workers.wait_for_complete(ours)
+        await pilot.pause()
+
+
+def test_sources_tab(studio, snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, run_before=settle)
+
+
+def test_bank_tab(studio, snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, press=["f3"], run_before=settle)
+
+
+def test_kit_tab(studio, snap_compare):
+    async def open_kit(pilot) -> None:
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("down", "down")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_kit)
+
+
+def test_help_screen(studio, snap_compare):
+    assert snap_compare(app(), terminal_size=SIZE, press=["f1"], run_before=settle)
+
+
+def test_file_browser(studio, snap_compare):
+    async def browse(pilot) -> None:
+        await settle(pilot)
+        pilot.app.query_one("#source-0-path").focus()
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=browse)

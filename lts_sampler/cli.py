@@ -160,7 +160,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from lts_sampler.tui import tui_command
+    from lts_sampler.tui.app import tui_command
 
     return tui_command(args)
 

@@ -41,10 +41,13 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
         assert word in lines[0]
 
 
-def test_runtime_imports_without_torch():
+def test_runtime_imports_without_torch_and_only_the_tui_imports_textual():
     code = (WITHOUT_TORCH + "import lts_sampler, lts_sampler.cli, lts_sampler.model, lts_sampler.evaluate, "
             "lts_sampler.spectral, lts_sampler.audio, lts_sampler.phase, lts_sampler.render, lts_sampler.kit, "
-            "lts_sampler.sampler, lts_sampler.midi_render, lts_sampler.live; print('ok')")
+            "lts_sampler.sampler, lts_sampler.midi_render, lts_sampler.live, lts_sampler.audition, "
+            "lts_sampler.pictures, lts_sampler.session, lts_sampler.tui.job\n"
+            "assert 'textual' not in sys.modules, 'textual was imported'\n"
+            "import lts_sampler.tui.app; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
+import mido
 import pytest
+from jack_fixtures import jack_server  # noqa: F401 (a fixture)
 from textual.widgets import DataTable, Input, Select, Static
 
-from lts_sampler.tui import LtsApp
+from lts_sampler.tui.app import LtsApp
 from lts_sampler.tui.bank import BankPane
 from lts_sampler.tui.kitview import Piano
 
@@ -173,5 +176,101 @@ def test_computer_keys_play_the_kit_as_a_piano_row(tmp_path, keys_kit):
             assert {60, 61} <= piano.sounding
             await pilot.press("x", "a")
             assert piano.base == 72 and 72 in pilot.app.audition.sounding()
+
+    asyncio.run(drive())
+
+
+@pytest.mark.usefixtures("jack_server")
+def test_a_midi_keyboard_chosen_in_the_kit_tab_plays_and_lights_its_keys(tmp_path, keys_kit):
+    """A JACK MIDI keyboard appears under "MIDI in"; chosen, its notes sound and light the piano."""
+    name = f"tui-test-keyboard-{os.getpid()}"
+    keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output(name, virtual=True, client_name=name)
+
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
+            await pilot.app.workers.wait_for_complete()
+            assert pilot.app.silent_reason is None
+            await _type(pilot, "name", "kit")
+            await pilot.app.run_action("show_tab('bank')")
+            await _type(pilot, "out", str(keys_kit))
+            await pilot.press("f4")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            select = pilot.app.query_one("#midi-in", Select)
+            port = next(p for p in pilot.app.audition.midi_inputs()[0] if name in p)
+            select.value = port
+            await pilot.pause()
+            assert pilot.app.audition.listening == port
+            keyboard.send(mido.Message("note_on", note=64, velocity=100))
+            piano = pilot.app.query_one(Piano)
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if 64 in piano.sounding:
+                    break
+            assert 64 in piano.sounding and 64 in pilot.app.audition.sounding()
+            keyboard.send(mido.Message("note_off", note=64))
+
+    try:
+        asyncio.run(drive())
+    finally:
+        keyboard.close()
+
+
+def test_a_third_source_mixes_by_weights_and_a_curve_makes_one_moving_sample(tmp_path):
+    out = tmp_path / "kit"
+
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, out)
+            await _type(pilot, "curve", "0:0,1:1")
+            assert _message(pilot).startswith("ready: 1 samples")
+            await pilot.press("ctrl+r")
+            await pilot.app.workers.wait_for_complete()
+            assert sorted(p.name for p in (out / "samples").iterdir()) == ["00_curve.wav"]
+
+            await pilot.app.run_action("show_tab('sources')")
+            pilot.app.query_one("#add-source").focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            await _type(pilot, "source-2-path", str(DEMO / "bass_thick_c.flac"))
+            await _type(pilot, "source-2-offset", "0.5")
+            assert "weights" in _message(pilot)
+            await pilot.app.run_action("show_tab('bank')")
+            assert not pilot.app.query_one("#alphas").display
+            await _type(pilot, "weights", "1,0,0;0.2,0.3,0.5")
+            await pilot.press("ctrl+r")
+            await pilot.app.workers.wait_for_complete()
+
+    asyncio.run(drive())
+    manifest = json.loads((out / "kit.json").read_text())
+    assert [layer["weights"] for layer in manifest["layers"]] == [[1, 0, 0], [0.2, 0.3, 0.5]]
+    assert [s["offset"] for s in manifest["sources"]] == [0, 0, 0.5]
+
+
+def test_ctrl_l_plays_the_focused_sources_excerpt_and_says_why_it_is_silent(tmp_path):
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, tmp_path / "kit")
+            await pilot.app.run_action("show_tab('sources')")
+            await _type(pilot, "source-1-offset", "0.25")
+            await pilot.press("ctrl+l")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            assert pilot.app.audition.previewing()
+            last = pilot.app.query_one("#log").lines[-1]
+            assert last == "playing ambi_choir.flac from 0.25 s, 0.50 s (silently: turned off (--no-sound))"
+
+    asyncio.run(drive())
+
+
+def test_f1_lists_the_keys_and_the_palette_finds_the_actions(tmp_path):
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await pilot.press("f1")
+            text = pilot.app.screen.query_one("Markdown").source
+            assert "| `ctrl+r` | Render |" in text and "ctrl+o" in text
+            await pilot.press("escape", "ctrl+p", *"duplicate", "enter")
+            await pilot.pause()
+            assert [p.name for p in pilot.app.session.pairs] == ["demo pair", "demo pair copy"]
 
     asyncio.run(drive())

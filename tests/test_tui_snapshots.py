@@ -15,7 +15,7 @@ from lts_sampler.kit import make_kit
 from lts_sampler.model import ModelBundle, default_bundle_path
 from lts_sampler.render import Layer, RenderSettings, Source
 from lts_sampler.session import Excerpt, Pair, Session
-from lts_sampler.tui import LtsApp
+from lts_sampler.tui.app import LtsApp
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
 SIZE = (100, 30)

@@ -36,6 +36,8 @@ from lts_sampler.tui.progress import RenderProgress
 from lts_sampler.tui.sources import SourcesPane
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+PROGRESS_SHOWN_S = 3.0
+"""How long the render's bars stay once it has ended."""
 
 
 class Cancelled(Exception):
@@ -210,7 +212,6 @@ class LtsApp(App):
         self.session.add(Pair("new pair"))
         self._refresh_pairs(len(self.session.pairs) - 1)
         self.action_show_tab("sources")
-        self.query_one("#source-0-path").focus()
 
     def action_duplicate_pair(self) -> None:
         if self.pair is not None:
@@ -237,13 +238,16 @@ class LtsApp(App):
     # --- tabs and sources -----------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
+        """Show ``tab`` and focus its first field."""
         self.query_one(TabbedContent).active = tab
+        first = {"sources": "#source-0-path", "bank": "#weights" if self.pair and len(self.pair.sources) > 2
+                 else "#alphas", "kit": "#samples"}[tab]
+        self.query_one(first).focus()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "kit" and self.pair is not None:
             self.query_one(KitPane).show(self.kit_folder(self.pair))
-            self.query_one("#samples").focus()
 
     def kit_folder(self, pair: Pair) -> Path:
         from lts_sampler.tui.job import output_folder
@@ -299,7 +303,10 @@ class LtsApp(App):
         from lts_sampler.kit import sample_name
         from lts_sampler.tui.job import render_job
 
-        if self.rendering or self.pair is None:
+        if self.pair is None:
+            return
+        if self.rendering:
+            self.say("a render is running: wait for it, or escape cancels it")
             return
         message = self.query_one("#message", Static)
         try:
@@ -368,6 +375,11 @@ class LtsApp(App):
         if folder is not None:
             self.action_show_tab("kit")
             self.query_one(KitPane).show(folder)
+        self.set_timer(PROGRESS_SHOWN_S, self._hide_progress)
+
+    def _hide_progress(self) -> None:
+        if not self.rendering:
+            self.query_one(RenderProgress).display = False
 
 
 def demo_pair(name: str) -> Pair:

@@ -33,6 +33,15 @@ def note_name(note: int) -> str:
     return f"{NOTE_NAMES[note % 12]}{note // 12 - 1}"
 
 
+def describe_keys(region: dict) -> str:
+    """The keys a manifest's region plays: ``C4``, ``C2–C6`` or ``all``."""
+    if "key" in region:
+        return note_name(region["key"])
+    if (region["lokey"], region["hikey"]) == (0, 127):
+        return "all"
+    return f"{note_name(region['lokey'])}–{note_name(region['hikey'])}"
+
+
 def describe_layer(layer: dict) -> str:
     """α, curve or weights of a manifest's layer, short."""
     if "alpha" in layer:
@@ -53,6 +62,8 @@ class Piano(Widget):
     """MIDI note of the first key (a C)."""
     sounding: reactive[frozenset[int]] = reactive(frozenset())
     mapped: reactive[frozenset[int]] = reactive(frozenset())
+    wheel: reactive[int] = reactive(0)
+    """The mod wheel (CC1), 0–127."""
 
     def render(self) -> Text:
         rows = [Text(), Text(), Text()]
@@ -67,7 +78,7 @@ class Piano(Widget):
                 rows[0].append(f" {PIANO[black]}", style=self._style(black, "bold"))
             else:
                 rows[0].append("    ")
-        rows[2].append("  z/x octave · , . mod wheel", style="dim")
+        rows[2].append(f"  z/x octave · , . mod wheel {self.wheel}", style="dim")
         return Text("\n").join(rows)
 
     def _style(self, i: int, plain: str) -> str:
@@ -94,7 +105,6 @@ class KitPane(Vertical):
     manifest: dict | None = None
     folder: Path | None = None
     midi_reason: str | None = None
-    wheel = 0
 
     def compose(self) -> ComposeResult:
         yield Static(id="kit-title")
@@ -154,8 +164,7 @@ class KitPane(Vertical):
             self.query_one(Trajectories).curves = []
             return
         for region, loaded in zip(manifest["regions"], kit.regions):
-            keys = (note_name(region["key"]) if "key" in region
-                    else f"{note_name(region['lokey'])}–{note_name(region['hikey'])}")
+            keys = describe_keys(region)
             seconds = (len(loaded.audio) - 1) / kit.sample_rate
             table.add_row(region["sample"], describe_layer(manifest["layers"][region["layer"]]), keys,
                           f"{seconds:.2f}", key=region["sample"])
@@ -233,10 +242,10 @@ class KitPane(Vertical):
         piano.base = int(np.clip(piano.base + 12 * step, 0, 108))
 
     def action_wheel(self, step: int) -> None:
-        self.wheel = int(np.clip(self.wheel + step, 0, 127))
+        piano = self.query_one(Piano)
+        piano.wheel = int(np.clip(piano.wheel + step, 0, 127))
         if self.app.audition is not None:
-            self.app.audition.control_change(1, self.wheel)
-        self.post_message(Say(f"mod wheel {self.wheel}"))
+            self.app.audition.control_change(1, piano.wheel)
 
     def action_play_sample(self) -> None:
         table = self.query_one("#samples", DataTable)

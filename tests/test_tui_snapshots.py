@@ -55,7 +55,7 @@ def test_sources_tab(studio, snap_compare):
 
 
 def test_bank_tab(studio, snap_compare):
-    assert snap_compare(app(), terminal_size=SIZE, press=["f3"], run_before=settle)
+    assert snap_compare(app(), terminal_size=SIZE, press=["f3", "end"], run_before=settle)  # end: no selection
 
 
 def test_kit_tab(studio, snap_compare):

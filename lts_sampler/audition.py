@@ -11,7 +11,6 @@ rtmidi's messages would corrupt the UI's screen.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import contextlib
 import ctypes
@@ -108,7 +107,7 @@ class Audition:
         except LtsError as err:
             self._reason = _silent(str(err))
             return
-        atexit.unregister(sd._exit_handler)  # it closes PortAudio: that hangs if JACK quit before
+        live.abandon_portaudio()  # the UI may end after JACK has quit: closing PortAudio would hang
         try:
             if live.JACK_HOSTAPI not in [api["name"] for api in sd.query_hostapis()]:
                 with quiet_native():  # no JACK server when PortAudio started: look again

@@ -20,6 +20,7 @@ PortAudio connects them to the system's playback ports.
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import contextlib
 import ctypes
@@ -162,6 +163,7 @@ class Performance:
         print(f"stopped after {time.monotonic() - started:.1f} s: {self.notes} notes, underruns: {self.underruns}",
               flush=True)
         if not signalled:
+            abandon_portaudio()
             print("lts-sampler: error: the audio stream stopped: did the audio server (JACK) quit? "
                   "see the messages above", file=sys.stderr)
             return 1
@@ -327,6 +329,15 @@ def open_stream(output: AudioOutput, callback: Callable, block: int, *, finished
     except sd.PortAudioError as err:
         raise LtsError(f"cannot open audio output {output.name!r}: {err}; {RENDER_OFFLINE}") from None
     return stream
+
+
+def abandon_portaudio() -> None:
+    """Let the process exit without closing PortAudio: once the JACK server it played to has
+    gone, PortAudio (19.6) can neither close a stream nor terminate; it waits ten minutes for
+    the server, then aborts."""
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        atexit.unregister(sd._exit_handler)
 
 
 _JACK_NAME: ctypes.Array | None = None

@@ -20,7 +20,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jack_fixtures import JackRig, jack_server, server_realtime  # noqa: F401 (a fixture)
+from jack_fixtures import JACKD, JackRig, jack_server, server_realtime  # noqa: F401 (a fixture)
 
 from lts_sampler.kit import RELEASE_S
 
@@ -284,3 +284,30 @@ def test_thirty_seconds_of_playing_without_underruns(kits, tmp_path):
     loud = np.abs(audio[: len(audio) // 256 * 256]).reshape(-1, 256).max(axis=1) > ONSET
     sounding = np.flatnonzero(loud)
     assert (sounding[-1] - sounding[0]) * 256 > 29.5 * 44100 and loud[sounding[0] : sounding[-1]].all(), "gaps"
+
+
+def test_the_bridge_ends_promptly_when_its_jack_server_quits(kits):
+    """PortAudio cannot close once the JACK server has gone (it waits ten minutes for it):
+    the bridge says what happened and exits without asking it to."""
+    name = f"lts-bridge-quits-{os.getpid()}"
+    server = subprocess.Popen(["jackd", "-n", name, *JACKD[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bridge = None
+    try:
+        deadline = time.monotonic() + 15
+        while subprocess.run(["jack_wait", "-s", name, "-c"], capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "jackd did not start"
+            time.sleep(0.1)
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "lts_sampler.cli", "bridge", "--kits", str(kits), "--midi-api", "jack",
+             "--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "JACK_DEFAULT_SERVER": name})
+        assert bridge.stdout.readline().startswith("ready:")
+        server.terminate()
+        server.wait(10)
+        out, err = bridge.communicate(timeout=30)
+    finally:
+        server.kill()
+        if bridge is not None and bridge.poll() is None:
+            bridge.kill()
+    assert bridge.returncode == 1
+    assert "the audio stream stopped" in err and "Traceback" not in err

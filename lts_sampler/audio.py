@@ -58,6 +58,7 @@ def load_audio(
     sample_rate: int,
     offset: float = 0.0,
     duration: float | None = None,
+    max_seconds: float | None = None,
 ) -> np.ndarray:
     """Read a file as mono float32 at ``sample_rate``.
 
@@ -66,6 +67,7 @@ def load_audio(
     path : any format libsndfile reads (wav, flac, ogg, aiff, mp3)
     sample_rate : Hz to resample to (soxr, high quality)
     offset, duration : seconds; the excerpt to read (``duration=None`` reads to the end)
+    max_seconds : refuse an excerpt longer than this, before reading it (None: no limit)
 
     Returns
     -------
@@ -74,7 +76,7 @@ def load_audio(
     Raises
     ------
     LtsError
-        The file is unreadable, holds non-finite samples, or the excerpt is empty.
+        The file is unreadable, holds non-finite samples, or the excerpt is empty or too long.
     """
     path = Path(path)
     try:
@@ -82,7 +84,14 @@ def load_audio(
             native_rate = f.samplerate
             start = int(round(offset * native_rate))
             f.seek(min(start, f.frames))
-            frames = -1 if duration is None else int(round(duration * native_rate))
+            frames = max(0, f.frames - start)
+            if duration is not None:
+                frames = min(frames, int(round(duration * native_rate)))
+            if max_seconds is not None and frames > max_seconds * native_rate:
+                raise LtsError(
+                    f"{path} gives {frames / native_rate:.0f} s of audio, more than the {max_seconds:g} s a source "
+                    "may be; pick an excerpt with --duration (and --offset), e.g. --duration 4"
+                )
             data = f.read(frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise LtsError(f"cannot read audio file {path}: {err}; use a wav, flac, ogg, aiff or mp3 file") from None

@@ -86,7 +86,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         files = [data] if data.is_file() else find_audio_files(data)
     else:
         files = heldout_files(bundle, data)
-    with Progress(console=_console(), transient=True) as progress:
+    console = _console()
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("evaluating", total=len(files))
         result = evaluate_bundle(
             bundle, files, seconds=args.seconds, n_iter=args.n_iter,

@@ -70,7 +70,8 @@ def render(args: argparse.Namespace) -> int:
     console = Console(stderr=True, highlight=False)
     started = time.monotonic()
     columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    # Off the terminal a bar would only leave an empty line before the summary or the error.
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("loading", total=None)
 
         def advance(done: int, total: int, label: str) -> None:

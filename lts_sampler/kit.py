@@ -194,7 +194,45 @@ def read_manifest(path: str | Path) -> dict:
     needed = ("format", "model", "sources", "layers", "mode", "root", "settings")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or any(k not in manifest for k in needed):
         raise LtsError(f"{path} is not an lts-kit/1 manifest; pass the kit.json of a rendered kit")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise LtsError(f"{path} is a damaged lts-kit/1 manifest: {problem}; render the kit again from its sources")
     return manifest
+
+
+def _number(value) -> bool:
+    return type(value) in (int, float)
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    """What in a kit.json does not have the shape a render wrote, or None."""
+    model, sources, layers, settings = (manifest[k] for k in ("model", "sources", "layers", "settings"))
+    if not (isinstance(model, dict) and isinstance(model.get("name"), str) and isinstance(model.get("path"), str)
+            and isinstance(model.get("sha256"), dict)):
+        return "model needs a name, a path and sha256 hashes"
+    if not isinstance(sources, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("path"), str) and isinstance(s.get("sha256"), str)
+            and _number(s.get("offset")) and (s.get("duration") is None or _number(s.get("duration"))) for s in sources):
+        return "each source needs a path, a sha256, an offset and a duration"
+    if not isinstance(layers, list) or not layers or not all(_layer_ok(layer) for layer in layers):
+        return "each layer needs one of alpha (a number), curve ([time, α] pairs) or weights (numbers)"
+    fields = {f.name for f in dataclasses.fields(RenderSettings)}
+    if not isinstance(settings, dict) or not settings.keys() <= fields or not all(type(v) in (int, bool) for v in settings.values()):
+        return f"settings may hold only whole numbers and flags for {', '.join(sorted(fields))}"
+    if manifest["mode"] not in MODES or type(manifest["root"]) is not int:
+        return "mode must be keys or morph, and root a MIDI note number"
+    return None
+
+
+def _layer_ok(layer) -> bool:
+    if not isinstance(layer, dict) or len(layer.keys() & {"alpha", "curve", "weights"}) != 1:
+        return False
+    if "alpha" in layer:
+        return _number(layer["alpha"])
+    if "curve" in layer:
+        return isinstance(layer["curve"], list) and all(
+            isinstance(p, list) and len(p) == 2 and all(map(_number, p)) for p in layer["curve"])
+    return isinstance(layer["weights"], list) and all(map(_number, layer["weights"]))
 
 
 def sources_from_manifest(manifest: dict) -> list[Source]:

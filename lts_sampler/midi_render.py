@@ -45,7 +45,8 @@ def read_midi_events(path: str | Path) -> list[tuple[float, mido.Message]]:
             if not message.is_meta and message.type != "sysex":
                 events.append((now, message))
     except Exception as err:  # mido raises many kinds (OSError, EOFError, ValueError, KeyError…) on bad files
-        raise LtsError(f"cannot read MIDI file {path} ({type(err).__name__}: {err}); give a standard MIDI file (.mid)") from None
+        detail = str(err) or "the file ends too early"
+        raise LtsError(f"cannot read MIDI file {path} ({type(err).__name__}: {detail}); give a standard MIDI file (.mid)") from None
     if not any(m.type == "note_on" and m.velocity > 0 for _, m in events):
         raise LtsError(f"MIDI file {path} has no notes; nothing to render")
     return events
@@ -88,14 +89,15 @@ def render_midi_command(args: argparse.Namespace) -> int:
     events = read_midi_events(args.song)
     out = Path(args.out)
     if not out.parent.is_dir():
-        raise LtsError(f"folder {out.parent} does not exist; create it or choose another --out")
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise LtsError(f"folder {out.parent} {what}; choose another --out (or create the folder)")
     if out.suffix.lower() != ".wav":
         raise LtsError(f"--out {out} must name a .wav file")
     console = Console(stderr=True, highlight=False)
     length = events[-1][0] if events else 0.0
     started = time.monotonic()
     columns = (TextColumn("rendering"), BarColumn(), TextColumn("{task.completed:.1f} / {task.total:.1f} s"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("render", total=max(length, 1e-9))
         audio = render_events(kit, events, voices=args.voices, progress=lambda s: bar.update(task, completed=min(s, length)))
     seconds = time.monotonic() - started

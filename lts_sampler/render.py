@@ -21,6 +21,11 @@ from lts_sampler.phase import QUALITY_ITERATIONS, plan_for, reconstruct
 
 MIN_FRAMES = 8
 """A source shorter than this many hops (23 ms at 44.1 kHz, hop 128) is refused."""
+MAX_SOURCE_S = 60.0
+"""A longer excerpt is refused before it is read. Two 60 s sources, 3 samples, draft quality on
+2 cores: 1.9 GB peak memory, 10 s; memory grows with the length and the cores in use."""
+SILENT_DBFS = -80.0
+"""A source whose excerpt peaks below this is refused: there is no timbre in it to morph."""
 PEAK_DBFS = -1.0
 FADE_IN_S = 0.002
 FADE_OUT_S = 0.010
@@ -110,11 +115,17 @@ class RenderedSample:
 
 
 def encode_sources(bundle: ModelBundle, sources: list[Source]) -> list[EncodedSource]:
-    """Read, analyse and encode each source; LtsError for audio that is too short."""
+    """Read, analyse and encode each source; LtsError for audio that is too short, too long
+    (over ``MAX_SOURCE_S``) or silent (peak under ``SILENT_DBFS``)."""
     spec = bundle.spec
     encoded = []
     for source in sources:
-        y = load_audio(source.path, sample_rate=spec.sample_rate, offset=source.offset, duration=source.duration)
+        y = load_audio(source.path, sample_rate=spec.sample_rate, offset=source.offset, duration=source.duration,
+                       max_seconds=MAX_SOURCE_S)
+        if len(y) and np.max(np.abs(y)) < 10 ** (SILENT_DBFS / 20):
+            where = f" from {source.offset:g} s" if source.offset else ""
+            raise LtsError(f"source {source.path} is silent{where} (peak below {SILENT_DBFS:g} dBFS); "
+                           "choose a file, or an --offset, with sound in it")
         if len(y) < MIN_FRAMES * spec.hop_length:
             raise LtsError(
                 f"{source.path} gives only {len(y) / spec.sample_rate * 1000:.0f} ms of audio; "

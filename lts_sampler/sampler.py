@@ -104,6 +104,13 @@ def load_kit(path: str | Path) -> Kit:
         raise LtsError(f"{folder} has no kit.json; give a kit folder written by lts-sampler render")
     stamp = (folder / "kit.json").stat().st_mtime_ns
     manifest = read_manifest(folder)
+    regions = manifest.get("regions")
+    if not isinstance(regions, list) or not regions:
+        raise LtsError(f"{folder / 'kit.json'} lists no regions; render the kit again")
+    for region in regions:
+        name = region.get("sample") if isinstance(region, dict) else None
+        if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+            raise LtsError(f"{folder / 'kit.json'} names sample {name!r}, not a file in samples/; render the kit again")
     try:
         sample_rate, mode, root = int(manifest["sample_rate"]), manifest["mode"], int(manifest["root"])
         specs = manifest["regions"]
@@ -197,7 +204,8 @@ class Sampler:
     ----------
     kit : the kit new notes play (assign another to switch; sounding notes finish as they are)
     sample_rate : output rate in Hz (default: the kit's); other rates transpose by resampling
-    max_voices : notes sounding at once; the oldest is stolen (faded in 5 ms) for a new one
+    max_voices : notes sounding at once; the oldest is stolen (faded in 5 ms) for a new one, and
+        at most as many stolen ones fade at once (a burst of notes cuts the oldest fades short)
     """
 
     def __init__(self, kit: Kit, *, sample_rate: int | None = None, max_voices: int = 32):
@@ -244,6 +252,8 @@ class Sampler:
             oldest = self.voices.pop(0)
             oldest.fall = max(oldest.fall, 1.0 / max(1.0, STEAL_FADE_S * self.sample_rate))
             self._stolen.append(oldest)
+            if len(self._stolen) > self.max_voices:  # a burst of notes within one block: bound its work
+                del self._stolen[0]
         keycenter = regions[0].keycenter
         step = self.kit.sample_rate / self.sample_rate
         if keycenter is not None:

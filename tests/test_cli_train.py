@@ -33,8 +33,8 @@ def lts(*args: str, prelude: str = "", timeout: float = 600) -> subprocess.Compl
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # not even an empty line around it
     assert lines[0].startswith("lts-sampler: error: ")
     assert "Traceback" not in result.stderr
     for word in words:

@@ -209,26 +209,26 @@ def render_bank(
     spec = bundle.spec
     jobs = [(i, layer, rr) for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
 
-    def render_batch(batch: list[tuple[int, Layer, int]]) -> np.ndarray:
-        """Audio [len(batch), length] of some jobs: one decode call, one reconstruction."""
+    def render_batch(indices: range) -> np.ndarray:
+        """Audio [len(indices), length] of the jobs at ``indices``: one decode, one reconstruction."""
+        batch = [jobs[j] for j in indices]
         latents = [mixed_latents(encoded, layer, round_robin=rr, seed=settings.seed, index=i) for i, layer, rr in batch]
         magnitudes = np.split(bundle.decode(np.concatenate(latents)), len(batch))
         phases = [initial_phase(encoded, layer, len(m)) for (_, layer, _), m in zip(batch, magnitudes)]
-        indices = [jobs.index(job) for job in batch]
 
-        def on_iteration(iteration: int) -> None:
-            for index in indices:
-                sample_progress(index, (iteration - 1) / settings.n_iter)
+        def report(fraction: float) -> None:
+            for j in indices:
+                sample_progress(j, fraction)
 
+        on_iteration = None if sample_progress is None else lambda n: report((n - 1) / settings.n_iter)
         y = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
-                        init_phase=np.stack(phases), backend=backend,
-                        on_iteration=on_iteration if sample_progress is not None else None)
-        for index in indices if sample_progress is not None else ():
-            sample_progress(index, 1.0)
+                        init_phase=np.stack(phases), backend=backend, on_iteration=on_iteration)
+        if sample_progress is not None:
+            report(1.0)
         return y
 
     size = GPU_BATCH if backend == "cuda" else 1
-    batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    batches = [range(i, min(i + size, len(jobs))) for i in range(0, len(jobs), size)]
     made = map(render_batch, batches) if backend == "cuda" else _in_parallel(render_batch, batches)
     audio = (y for batch in made for y in batch)
     rendered = []

@@ -194,19 +194,24 @@ class LtsApp(App):
             self.query_one(BankPane).show(pair)
             self.check(pair)
 
-    def check(self, pair: Pair) -> None:
-        """Say under the tabs what keeps ``pair`` from rendering, or where it would render."""
+    def check(self, pair: Pair):
+        """Say under the tabs what keeps ``pair`` from rendering, or where it would render;
+        its RenderJob, or None."""
         from lts_sampler.tui.job import render_job
 
-        message = self.query_one("#message", Static)
         try:
             job = render_job(pair)
         except LtsError as err:
-            message.set_class(False, "ready")
-            message.update(str(err))
-        else:
-            message.set_class(True, "ready")
-            message.update(f"ready: {job.samples} samples into {job.out} — ctrl+r renders")
+            self.show_message(str(err))
+            return None
+        self.show_message(f"ready: {job.samples} samples into {job.out} — ctrl+r renders", ready=True)
+        return job
+
+    def show_message(self, text: str, *, ready: bool = False) -> None:
+        """The line under the tabs: a problem (warning colour), or that all is ready."""
+        message = self.query_one("#message", Static)
+        message.set_class(ready, "ready")
+        message.update(text)
 
     def action_new_pair(self) -> None:
         self.session.add(Pair("new pair"))
@@ -290,9 +295,7 @@ class LtsApp(App):
     def said(self, event: Say) -> None:
         self.say(event.text)
         if event.error:
-            message = self.query_one("#message", Static)
-            message.set_class(False, "ready")
-            message.update(event.text)
+            self.show_message(event.text)
 
     def say(self, text: str) -> None:
         self.query_one(Log).write_line(text)
@@ -300,24 +303,18 @@ class LtsApp(App):
     # --- rendering ------------------------------------------------------------------------
 
     def action_render(self) -> None:
-        from lts_sampler.kit import sample_name
-        from lts_sampler.tui.job import render_job
-
         if self.pair is None:
             return
         if self.rendering:
             self.say("a render is running: wait for it, or escape cancels it")
             return
-        message = self.query_one("#message", Static)
-        try:
-            job = render_job(self.pair)
-        except LtsError as err:
-            message.set_class(False, "ready")
-            message.update(str(err))
+        job = self.check(self.pair)
+        if job is None:
             return
-        message.update("")
-        labels = [sample_name(i, layer, rr, job.settings.round_robins).removesuffix(".wav").split("_", 1)[1]
-                  for i, layer in enumerate(job.layers) for rr in range(1, job.settings.round_robins + 1)]
+        self.show_message("")
+        rr_suffix = "_rr{}" if job.settings.round_robins > 1 else ""
+        labels = [layer.label + rr_suffix.format(rr) for layer in job.layers
+                  for rr in range(1, job.settings.round_robins + 1)]
         self._cancel.clear()
         self._fractions, self._done = np.zeros(len(labels)), 0
         progress = self.query_one(RenderProgress)
@@ -369,9 +366,7 @@ class LtsApp(App):
         self._show_progress()
         self.say(text)
         if error is not None:
-            message = self.query_one("#message", Static)
-            message.set_class(False, "ready")
-            message.update(error)
+            self.show_message(error)
         if folder is not None:
             self.action_show_tab("kit")
             self.query_one(KitPane).show(folder)

@@ -17,6 +17,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, Select, Static
 
 from lts_sampler.errors import LtsError
+from lts_sampler.tui.job import SOURCE_LABELS
 from lts_sampler.tui.messages import Say
 from lts_sampler.tui.plots import Spectrogram, Trajectories, Waveform
 
@@ -103,7 +104,9 @@ class KitPane(Vertical):
     ]
 
     manifest: dict | None = None
+    kit = None  # lts_sampler.sampler.Kit of ``manifest``
     folder: Path | None = None
+    _encoded: tuple[tuple[Path, str], list] | None = None  # (kit folder, date) → its sources encoded
     midi_reason: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -146,11 +149,13 @@ class KitPane(Vertical):
         except LtsError as err:
             self.post_message(Say(f"kit {folder}: {err}", error=True))
             manifest = kit = None
+        import scipy.signal  # noqa: F401 (the spectrogram's first draw would load it on the UI's thread)
+
         self.app.call_from_thread(self._loaded, folder, manifest, kit)
 
     def _loaded(self, folder: Path, manifest: dict | None, kit) -> None:
         """Show ``manifest``'s samples (``kit``: the same kit, loaded by the sampler)."""
-        self.manifest = manifest
+        self.manifest, self.kit = manifest, kit
         table = self.query_one("#samples", DataTable)
         table.clear()
         title = self.query_one("#kit-title", Static)
@@ -186,23 +191,10 @@ class KitPane(Vertical):
     def select_sample(self, row: int) -> None:
         if self.manifest is None or not 0 <= row < len(self.manifest["regions"]):
             return
-        self.draw_sample(self.folder / "samples" / self.manifest["regions"][row]["sample"])
-        self.project(self.folder, self.manifest, self.manifest["regions"][row]["layer"])
-
-    @work(thread=True, exclusive=True, group="sample", exit_on_error=False)
-    def draw_sample(self, path: Path) -> None:
-        import soundfile as sf
-
-        try:
-            y, rate = sf.read(path, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, OSError) as err:
-            self.post_message(Say(f"cannot read {path}: {err}", error=True))
-            return
-        import scipy.signal  # noqa: F401 (the spectrogram's first draw would load it on the UI's thread)
-
-        audio = (y.mean(axis=1), rate)
+        audio = (self.kit.regions[row].audio[:-1], self.kit.sample_rate)  # the sampler's copy, less its end zero
         for picture in ("#sample-wave", "#sample-spectrum"):
-            self.app.call_from_thread(setattr, self.query_one(picture), "audio", audio)
+            self.query_one(picture).audio = audio
+        self.project(self.folder, self.manifest, self.manifest["regions"][row]["layer"])
 
     @work(thread=True, exclusive=True, group="latents", exit_on_error=False)
     def project(self, folder: Path, manifest: dict, layer_index: int) -> None:
@@ -212,16 +204,19 @@ class KitPane(Vertical):
         from lts_sampler.render import Layer, encode_sources, mixed_latents
 
         plot = self.query_one(Trajectories)
-        try:
-            bundle = self.app.bundle(Path(manifest["model"]["path"]))
-            encoded = encode_sources(bundle, sources_from_manifest(manifest))
-        except LtsError as err:
-            self.app.call_from_thread(setattr, plot, "note", f"no latent picture: {err}")
-            return
+        key = (folder, manifest.get("date", ""))
+        if self._encoded is None or self._encoded[0] != key:  # encode once per kit, not per sample
+            try:
+                bundle = self.app.bundle(Path(manifest["model"]["path"]))
+                self._encoded = key, encode_sources(bundle, sources_from_manifest(manifest))
+            except LtsError as err:
+                self.app.call_from_thread(setattr, plot, "note", f"no latent picture: {err}")
+                return
+        encoded = self._encoded[1]
         layer = manifest["layers"][layer_index]
         mixed = mixed_latents(encoded, Layer.from_dict(layer))
         points = project_2d([e.mu for e in encoded] + [mixed])
-        labels = [chr(ord("A") + i) for i in range(len(encoded))] + [describe_layer(layer)]
+        labels = [*SOURCE_LABELS[: len(encoded)], describe_layer(layer)]
         colours = [*SOURCE_COLOURS[: len(encoded)], MIX_COLOUR]
         self.app.call_from_thread(setattr, plot, "curves", list(zip(labels, points, colours)))
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lts_sampler.audio import load_audio
-from lts_sampler.kit import make_kit
+from lts_sampler.kit import make_kit, single_bank
 from lts_sampler.metrics import spectral_convergence
 from lts_sampler.model import ModelBundle, default_bundle_path
 from lts_sampler.morph import parse_alphas
@@ -116,7 +116,7 @@ def bank_table(bundle: ModelBundle, backends: list[str]) -> None:
             for preset, n_iter in QUALITY_ITERATIONS.items():
                 settings = RenderSettings(n_iter=n_iter)
                 _, render = timed(render_bank, bundle, sources, layers, settings, backend=backend)
-                _, kit = timed(make_kit, bundle, sources, layers, settings, Path(tmp) / preset, backend=backend)
+                _, kit = timed(make_kit, bundle, single_bank(sources, 60), layers, settings, Path(tmp) / preset, backend=backend)
                 label = preset if backend == "cpu" else f"{preset}·gpu"
                 print(f"{label:<14}{render:>9.3f}{kit:>8.3f}{kit / audio_seconds:>9.4f}")
 

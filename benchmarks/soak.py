@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from lts_sampler.cli_render import DEMO_DIR, DEMO_SECONDS, DEMO_SOURCES
-from lts_sampler.kit import make_kit
+from lts_sampler.kit import make_kit, single_bank
 from lts_sampler.model import ModelBundle, resolve_bundle
 from lts_sampler.morph import parse_alphas
 from lts_sampler.render import Layer, RenderSettings, Source
@@ -67,7 +67,7 @@ def main(renders: int = 50) -> int:
         target = Path(folder) / "soak"
         for n in range(1, renders + 1):
             started = time.perf_counter()
-            make_kit(bundle, sources, layers, settings, target)
+            make_kit(bundle, single_bank(sources, 60), layers, settings, target)
             seconds.append(time.perf_counter() - started)
             memory[n] = rss_mib()
             if n in REPORTED or n == renders:

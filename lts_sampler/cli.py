@@ -236,15 +236,25 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Encode the sources, mix their latent trajectories for each α (or weight "
                          "vector, or α curve), decode, reconstruct phase and write an SFZ kit with 24-bit WAVs "
                          "and a kit.json that reproduces it.")
-    p.add_argument("sources", nargs="*", metavar="SOURCE", help="audio files: A B (α mixes) or more (--weights)")
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
+                   help="audio files: A B (α mixes), A B C D (--grid) or more (--weights); a folder or a quoted glob "
+                   "of notes is a set of notes, one bank per pitch")
     p.add_argument("-o", "--out", metavar="KIT", help="kit folder (default kits/A-B, or kits/demo)")
-    p.add_argument("--demo", action="store_true", help="render the two CC0 demo clips shipped with lts-sampler")
+    p.add_argument("--demo", action="store_true", help="render the CC0 demo clips shipped with lts-sampler (two; four with --grid)")
     p.add_argument("--from", dest="from_manifest", metavar="KIT_JSON", help="render a kit again from its kit.json")
     p.add_argument("--alphas", metavar="SPEC", help="start:stop:step or a list (default -0.5:1.5:0.25)")
     p.add_argument("--curve", metavar="T:A,…", help="one sample whose α follows breakpoints, e.g. 0:0,1:1")
     p.add_argument("--weights", metavar="W,…;…", help="weight vectors for N sources, one per sample, e.g. 1,0,0;0,0.5,0.5")
-    p.add_argument("--mode", choices=["keys", "morph"], default="keys", help="keys: a sample a key; morph: layers on the mod wheel")
-    p.add_argument("--root", default="60", help="first key (keys) or pitch centre (morph): MIDI number or name (default 60 = C4)")
+    p.add_argument("--grid", type=int, nargs="?", const=5, metavar="N",
+                   help="a timbre pad: four sources at the corners, N × N cells (default 5) on two controllers")
+    p.add_argument("--grid-range", metavar="LO:HI", default="0:1",
+                   help="corner positions of the outer cells, e.g. -0.25:1.25 to extrapolate (default 0:1)")
+    p.add_argument("--cc-x", type=int, default=1, metavar="CC", help="controller moving the pad from A to B (default 1, the mod wheel)")
+    p.add_argument("--cc-y", type=int, default=2, metavar="CC", help="controller moving the pad from A to C (default 2)")
+    p.add_argument("--mode", choices=["keys", "morph", "grid"],
+                   help="keys: a sample a key (default); morph: layers on the mod wheel; grid: as --grid")
+    p.add_argument("--root", default="60",
+                   help="first key (keys) or pitch the sources sound at (morph, grid): MIDI number or name (default 60 = C4)")
     p.add_argument("--round-robins", type=int, default=1, metavar="K", help="K variations a sample, drawn from the latent distribution")
     p.add_argument("--offset", metavar="S[,S…]", help="excerpt start in seconds, one for all or one per source")
     p.add_argument("--duration", metavar="S[,S…]", help="excerpt length in seconds, one for all or one per source")

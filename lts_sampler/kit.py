@@ -22,12 +22,16 @@ import soundfile as sf
 from lts_sampler import __version__
 from lts_sampler.atomic import check_replaceable, replacing_dir, write_json, write_text
 from lts_sampler.errors import LtsError
+from lts_sampler.grid import Grid
 from lts_sampler.model import ModelBundle, resolve_bundle, sha256_file
 from lts_sampler.phase import resolve_backend
+from lts_sampler.pitches import Bank
 from lts_sampler.render import Layer, RenderedSample, RenderSettings, Source, render_bank
 
 FORMAT = "lts-kit/1"
-MODES = ("keys", "morph")
+MODES = ("keys", "morph", "grid")
+CORNERS = ("lower left", "lower right", "upper left", "upper right")
+"""Where sources A, B, C and D sit on the pad (X to the right, Y up)."""
 MORPH_CC = 1
 RELEASE_S = 0.25
 
@@ -40,10 +44,15 @@ def kit_name(target: Path) -> str:
     return name
 
 
-def sample_name(index: int, layer: Layer, round_robin: int, round_robins: int) -> str:
-    """``03_a+0.25.wav``; with round robins ``03_a+0.25_rr2.wav``."""
-    suffix = f"_rr{round_robin}" if round_robins > 1 else ""
-    return f"{index:02d}_{layer.label}{suffix}.wav"
+def sample_name(index: int, layer: Layer, round_robin: int, round_robins: int, pitch: int | None = None) -> str:
+    """``03_a+0.25.wav``; a grid cell ``g2-3.wav``; in a kit of several pitches the bank's
+    MIDI note follows (``03_a+0.25_60.wav``), then the round robin (``03_a+0.25_rr2.wav``)."""
+    name = layer.label if layer.cell is not None else f"{index:02d}_{layer.label}"
+    if pitch is not None:
+        name += f"_{pitch}"
+    if round_robins > 1:
+        name += f"_rr{round_robin}"
+    return name + ".wav"
 
 
 def crossfade_points(n_layers: int) -> list[int]:
@@ -53,52 +62,77 @@ def crossfade_points(n_layers: int) -> list[int]:
     return [round(i * 127 / (n_layers - 1)) for i in range(n_layers)]
 
 
-def key_map(n_layers: int, round_robins: int, *, mode: str, root: int, names: list[str]) -> list[dict]:
-    """One region per sample (layer-major, round robins inner), as plain opcode tables."""
+def crossfade(index: int, count: int, cc: int) -> dict:
+    """The ``xfin``/``xfout`` opcodes of step ``index`` of ``count`` along controller ``cc``:
+    it fades in from the previous step's point and out towards the next one's."""
+    points = crossfade_points(count)
+    fades = {}
+    if index > 0:
+        fades.update({f"xfin_locc{cc}": points[index - 1], f"xfin_hicc{cc}": points[index]})
+    if index < count - 1:
+        fades.update({f"xfout_locc{cc}": points[index], f"xfout_hicc{cc}": points[index + 1]})
+    return fades
+
+
+def key_map(layers: list[Layer], round_robins: int, *, mode: str, banks: list[Bank], names: list[str],
+            grid: Grid | None = None) -> list[dict]:
+    """One region per sample (bank-major, then layer, round robins inner), as plain opcode
+    tables: keys mode puts layer k on key ``pitch + k`` of the one bank; morph and grid spread
+    every layer over each bank's keys, cross-fading on CC1 (morph) or on the grid's two
+    controllers (cell (i, j): column i on ``cc_x``, row j on ``cc_y``)."""
     if mode not in MODES:
-        raise LtsError(f"unknown kit mode {mode!r}; choose keys or morph")
-    if mode == "keys" and root + n_layers - 1 > 127:
-        raise LtsError(f"{n_layers} samples from root note {root} run past MIDI note 127; lower --root")
-    points = crossfade_points(n_layers)
+        raise LtsError(f"unknown kit mode {mode!r}; choose {', '.join(MODES)}")
+    if mode == "keys" and banks[0].pitch + len(layers) - 1 > 127:
+        raise LtsError(f"{len(layers)} samples from root note {banks[0].pitch} run past MIDI note 127; lower --root")
+    names_left = iter(names)
     regions = []
-    for layer in range(n_layers):
-        for rr in range(1, round_robins + 1):
-            region = {"sample": names[layer * round_robins + rr - 1], "layer": layer, "round_robin": rr}
+    for bank in banks:
+        for index, layer in enumerate(layers):
             if mode == "keys":
-                region["key"] = root + layer
+                place = {"key": bank.pitch + index}
             else:
-                region.update(lokey=0, hikey=127, pitch_keycenter=root)
-                if layer > 0:
-                    region.update(xfin_locc1=points[layer - 1], xfin_hicc1=points[layer])
-                if layer < n_layers - 1:
-                    region.update(xfout_locc1=points[layer], xfout_hicc1=points[layer + 1])
-            regions.append(region)
+                place = {"lokey": bank.lokey, "hikey": bank.hikey, "pitch_keycenter": bank.pitch}
+                if mode == "morph":
+                    place.update(crossfade(index, len(layers), MORPH_CC))
+                else:
+                    i, j = layer.cell
+                    place.update(crossfade(i, grid.size, grid.cc_x) | crossfade(j, grid.size, grid.cc_y))
+            for rr in range(1, round_robins + 1):
+                regions.append({"sample": next(names_left), "layer": index, "round_robin": rr, **place})
     return regions
 
 
-SFZ_REGION_KEYS = ("key", "lokey", "hikey", "pitch_keycenter", "xfin_locc1", "xfin_hicc1", "xfout_locc1", "xfout_hicc1")
+KIT_ONLY = ("sample", "layer", "round_robin")
+"""Region fields of kit.json that are not SFZ opcodes (``sample`` is written first)."""
 
 
-def sfz_text(name: str, regions: list[dict], layers: list[Layer], *, mode: str, round_robins: int, sources: list[Source]) -> str:
+def sfz_text(name: str, regions: list[dict], layers: list[Layer], *, mode: str, round_robins: int,
+             banks: list[Bank], grid: Grid | None = None) -> str:
     """The SFZ v2 instrument; sample paths are relative (``default_path=samples/``)."""
     lines = [f"// {name}: made by lts-sampler {__version__}"]
-    lines += [f"// source {chr(65 + i)}: {s.path.name}" for i, s in enumerate(sources)]
+    for number, excerpts in enumerate(zip(*(bank.sources for bank in banks))):
+        files = list(dict.fromkeys(s.path.name for s in excerpts))
+        what = files[0] if len(files) == 1 else f"{files[0]} … {files[-1]} (a note for each pitch)"
+        corner = f" at the pad's {CORNERS[number]} corner" if mode == "grid" else ""
+        lines.append(f"// source {chr(65 + number)}{corner}: {what}")
+    if len(banks) > 1:
+        lines.append("// pitches: " + ", ".join(f"{b.pitch} on keys {b.lokey}–{b.hikey}" for b in banks))
+    controls = ["", "<control>", "default_path=samples/"]
     if mode == "morph":
         lines.append(f"// the mod wheel (CC{MORPH_CC}) moves through the layers: {layers[0].label} … {layers[-1].label}")
-    lines += ["", "<control>", "default_path=samples/"]
-    if mode == "morph":
-        lines.append(f"set_cc{MORPH_CC}=0")
-    lines += ["", "<global>", f"ampeg_release={RELEASE_S}"]
-    if mode == "keys":
-        lines.append("pitch_keytrack=0")
-    else:
-        lines.append("xf_cccurve=power")
+        controls += [f"set_cc{MORPH_CC}=0", f"label_cc{MORPH_CC}=timbre A-B"]
+    elif mode == "grid":
+        lines.append(f"// a {grid.size} x {grid.size} pad: CC{grid.cc_x} moves from A to B, CC{grid.cc_y} from A to C")
+        controls += [f"set_cc{grid.cc_x}=0", f"set_cc{grid.cc_y}=0", f"label_cc{grid.cc_x}=pad X (A-B)",
+                     f"label_cc{grid.cc_y}=pad Y (A-C)"]
+    lines += controls + ["", "<global>", f"ampeg_release={RELEASE_S}"]
+    lines.append("pitch_keytrack=0" if mode == "keys" else "xf_cccurve=power")
     if round_robins > 1:
         lines.append(f"seq_length={round_robins}")
     for layer_index, layer in enumerate(layers):
         lines += ["", f"<group> // layer {layer_index}: {layer.label}"]
         for region in (r for r in regions if r["layer"] == layer_index):
-            opcodes = [f"sample={region['sample']}"] + [f"{k}={region[k]}" for k in SFZ_REGION_KEYS if k in region]
+            opcodes = [f"sample={region['sample']}"] + [f"{k}={v}" for k, v in region.items() if k not in KIT_ONLY]
             if round_robins > 1:
                 opcodes.append(f"seq_position={region['round_robin']}")
             lines.append("<region> " + " ".join(opcodes))
@@ -110,51 +144,81 @@ def describe_source(source: Source) -> dict:
     return {"path": str(path), "sha256": sha256_file(path), "offset": source.offset, "duration": source.duration}
 
 
+def single_bank(sources: list[Source], root: int) -> list[Bank]:
+    """The banks of a kit of one pitch: every source, ``root`` the first key (keys mode) or
+    the pitch the sources sound at (morph, grid), all keys."""
+    if not 0 <= root <= 127:
+        raise LtsError(f"root note {root} is outside MIDI notes 0–127")
+    return [Bank(root, tuple(sources))]
+
+
 def make_kit(
     bundle: ModelBundle,
-    sources: list[Source],
+    banks: list[Bank],
     layers: list[Layer],
     settings: RenderSettings,
     target: str | Path,
     *,
     mode: str = "keys",
-    root: int = 60,
+    grid: Grid | None = None,
     backend: str = "cpu",
     progress: Callable[[int, int, str], None] | None = None,
     sample_progress: Callable[[int, float], None] | None = None,
 ) -> dict:
-    """Render the bank and write the kit folder at ``target`` atomically; returns kit.json.
-    ``backend``: where phase reconstruction runs, "cpu" or "cuda"; ``progress`` and
-    ``sample_progress`` as :func:`render_bank` calls them."""
+    """Render every bank (see :func:`single_bank`, :func:`lts_sampler.pitches.pair_by_pitch`)
+    and write the kit folder at ``target`` atomically; returns kit.json. ``grid`` (mode
+    "grid"): the pad the layers' cells lie on. ``backend``: where phase reconstruction runs,
+    "cpu" or "cuda"; ``progress`` and ``sample_progress`` as :func:`render_bank` calls them,
+    counting every bank's samples in one run."""
     target = Path(target)
     name = kit_name(target)
-    if not 0 <= root <= 127:
-        raise LtsError(f"root note {root} is outside MIDI notes 0–127")
-    names = [sample_name(i, layer, rr, settings.round_robins)
-             for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
-    regions = key_map(len(layers), settings.round_robins, mode=mode, root=root, names=names)
+    several = len(banks) > 1
+    if several and mode == "keys":
+        raise LtsError("a kit of several pitches plays in morph or grid mode, not keys; add --mode morph")
+    if (mode == "grid") != (grid is not None):
+        raise LtsError("a grid kit needs --grid N (and only a grid kit takes it)")
+    if grid is not None and len(banks[0].sources) != 4:
+        raise LtsError(f"a grid has four corners: give four sources A B C D, not {len(banks[0].sources)} "
+                       "(for three or five, mix them with --weights)")
+    n = settings.round_robins
+    names = [sample_name(i, layer, rr, n, bank.pitch if several else None)
+             for bank in banks for i, layer in enumerate(layers) for rr in range(1, n + 1)]
+    regions = key_map(layers, n, mode=mode, banks=banks, names=names, grid=grid)
     check_writable(target)
+    files = list(dict.fromkeys(s for bank in banks for s in bank.sources))
     manifest = {
         "format": FORMAT,
         "name": name,
         "model": {"name": bundle.name, "path": str(bundle.path.resolve()), "sha256": bundle.info["sha256"]},
-        "sources": [describe_source(s) for s in sources],
+        "sources": [describe_source(s) for s in files],
+        "banks": [{"pitch": b.pitch, "lokey": b.lokey, "hikey": b.hikey, "sources": [files.index(s) for s in b.sources]}
+                  for b in banks],
         "layers": [layer.describe() for layer in layers],
         "mode": mode,
-        "root": root,
+        "root": min(banks, key=lambda b: (abs(b.pitch - 60), b.pitch)).pitch,
+        **({"grid": grid.describe()} if grid is not None else {}),
         "settings": dataclasses.asdict(settings),
         "sample_rate": bundle.spec.sample_rate,
         "regions": regions,
         "software": f"lts-sampler {__version__}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    rendered = render_bank(bundle, sources, layers, settings, backend=backend, progress=progress,
-                           sample_progress=sample_progress)
-    write_kit(target, manifest, rendered, layers, sources)
+    per_bank = len(layers) * n
+    rendered = []
+    for number, bank in enumerate(banks):
+        first = number * per_bank
+        rendered += render_bank(
+            bundle, list(bank.sources), layers, settings, backend=backend,
+            progress=progress and (lambda done, total, label, first=first, pitch=bank.pitch:
+                                   progress(first + done, per_bank * len(banks), f"{label} {pitch}" if several else label)),
+            sample_progress=sample_progress and (lambda index, fraction, first=first: sample_progress(first + index, fraction)),
+        )
+    write_kit(target, manifest, rendered, layers, banks, grid)
     return manifest
 
 
-def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], layers: list[Layer], sources: list[Source]) -> None:
+def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], layers: list[Layer], banks: list[Bank],
+              grid: Grid | None) -> None:
     """Samples (named by the manifest's regions, in render order), SFZ and kit.json into a
     hidden folder beside ``target``, then one rename."""
     try:
@@ -163,7 +227,7 @@ def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], laye
             for sample, region in zip(rendered, manifest["regions"]):
                 sf.write(tmp / "samples" / region["sample"], sample.audio, manifest["sample_rate"], subtype="PCM_24")
             sfz = sfz_text(manifest["name"], manifest["regions"], layers, mode=manifest["mode"],
-                           round_robins=manifest["settings"]["round_robins"], sources=sources)
+                           round_robins=manifest["settings"]["round_robins"], banks=banks, grid=grid)
             write_text(tmp / f"{manifest['name']}.sfz", sfz)
             write_json(tmp / "kit.json", manifest)
     except OSError as err:
@@ -220,12 +284,28 @@ def _manifest_problem(manifest: dict) -> str | None:
     if not isinstance(settings, dict) or not settings.keys() <= fields or not all(type(v) in (int, bool) for v in settings.values()):
         return f"settings may hold only whole numbers and flags for {', '.join(sorted(fields))}"
     if manifest["mode"] not in MODES or type(manifest["root"]) is not int:
-        return "mode must be keys or morph, and root a MIDI note number"
+        return f"mode must be one of {', '.join(MODES)}, and root a MIDI note number"
+    banks = manifest.get("banks", [])
+    if not isinstance(banks, list) or not all(
+            isinstance(b, dict) and all(type(b.get(k)) is int and 0 <= b[k] <= 127 for k in ("pitch", "lokey", "hikey"))
+            and isinstance(b.get("sources"), list)
+            and all(type(i) is int and 0 <= i < len(sources) for i in b["sources"]) for b in banks):
+        return "each bank needs a pitch, lokey and hikey (MIDI notes) and the indices of its sources"
+    if (manifest["mode"] == "grid") != ("grid" in manifest):
+        return "a grid kit, and only one, has a grid record"
+    if "grid" in manifest:
+        try:
+            Grid.from_dict(manifest["grid"])
+        except (LtsError, KeyError, TypeError, ValueError):
+            return "the grid record needs a size, a range [low, high] and two controllers cc_x, cc_y"
     return None
 
 
 def _layer_ok(layer) -> bool:
     if not isinstance(layer, dict) or len(layer.keys() & {"alpha", "curve", "weights"}) != 1:
+        return False
+    cell = layer.get("cell", [0, 0])
+    if not (isinstance(cell, list) and len(cell) == 2 and all(type(c) is int for c in cell)):
         return False
     if "alpha" in layer:
         return _number(layer["alpha"])
@@ -248,6 +328,15 @@ def sources_from_manifest(manifest: dict) -> list[Source]:
     return sources
 
 
+def banks_from_manifest(manifest: dict) -> list[Bank]:
+    """The manifest's banks with their sources (checked as :func:`sources_from_manifest`
+    does); a kit from before banks were recorded is one bank at its root."""
+    sources = sources_from_manifest(manifest)
+    if "banks" not in manifest:
+        return single_bank(sources, manifest["root"])
+    return [Bank(b["pitch"], tuple(sources[i] for i in b["sources"]), b["lokey"], b["hikey"]) for b in manifest["banks"]]
+
+
 def rerender(manifest_path: str | Path, target: str | Path | None = None, *, device: str = "auto", progress=None) -> dict:
     """Render a kit again from its kit.json (into ``target``, default: the kit's own folder)."""
     manifest = read_manifest(manifest_path)
@@ -258,7 +347,8 @@ def rerender(manifest_path: str | Path, target: str | Path | None = None, *, dev
     manifest_path = Path(manifest_path)
     kit_dir = manifest_path if manifest_path.is_dir() else manifest_path.parent
     return make_kit(
-        bundle, sources_from_manifest(manifest), [Layer.from_dict(d) for d in manifest["layers"]],
-        RenderSettings(**manifest["settings"]), Path(target) if target else kit_dir,
-        mode=manifest["mode"], root=manifest["root"], backend=resolve_backend(device), progress=progress,
+        bundle, banks_from_manifest(manifest), [Layer.from_dict(d) for d in manifest["layers"]],
+        RenderSettings(**manifest["settings"]), Path(target) if target else kit_dir, mode=manifest["mode"],
+        grid=Grid.from_dict(manifest["grid"]) if "grid" in manifest else None, backend=resolve_backend(device),
+        progress=progress,
     )

@@ -46,15 +46,18 @@ class Source:
 @dataclasses.dataclass(frozen=True)
 class Layer:
     """One mix to render: a constant α (two sources), an α curve (two sources), or a
-    constant weight vector (any number of sources)."""
+    constant weight vector (any number of sources; on a grid, ``cell`` (i, j) names it)."""
 
     alpha: float | None = None
     curve: tuple[tuple[float, float], ...] | None = None
     weights: tuple[float, ...] | None = None
+    cell: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:
-        """File-name-safe: ``a+0.25``, ``curve``, ``w0.50-0.25-0.25``."""
+        """File-name-safe: ``a+0.25``, ``curve``, ``w0.50-0.25-0.25``, ``g2-3``."""
+        if self.cell is not None:
+            return "g{}-{}".format(*self.cell)
         if self.alpha is not None:
             return f"a{self.alpha:+.2f}"
         if self.curve is not None:
@@ -74,12 +77,12 @@ class Layer:
 
     @classmethod
     def from_dict(cls, data: dict) -> Layer:
-        curve = data.get("curve")
-        weights = data.get("weights")
+        curve, weights, cell = data.get("curve"), data.get("weights"), data.get("cell")
         return cls(
             alpha=data.get("alpha"),
             curve=tuple(tuple(p) for p in curve) if curve is not None else None,
             weights=tuple(weights) if weights is not None else None,
+            cell=tuple(cell) if cell is not None else None,
         )
 
 

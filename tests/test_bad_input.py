@@ -248,7 +248,7 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], tuple[str, ...]]] = {
         lambda c: c.render_midi(c.real_kit(lambda m: m["regions"][0].update(sample="../../x.wav")), midi_file(c.src / "s.mid")),
         ("'../../x.wav', not a file in samples/", "render the kit again")),
     "midi: no regions": (lambda c: c.render_midi(c.real_kit(lambda m: m.update(regions=[])), midi_file(c.src / "s.mid")), ("lists no regions",)),
-    "midi: kit mode unknown": (lambda c: c.render_midi(c.real_kit(lambda m: m.update(mode="grid")), midi_file(c.src / "s.mid")), ("damaged", "mode")),
+    "midi: kit mode unknown": (lambda c: c.render_midi(c.real_kit(lambda m: m.update(mode="drums")), midi_file(c.src / "s.mid")), ("damaged", "mode")),
     "midi: song missing": (lambda c: c.render_midi(c.real_kit(), str(c.src / "nope.mid")), ("does not exist",)),
     "midi: song is text": (lambda c: c.render_midi(c.real_kit(), c.file("s.mid", "not midi\n")), ("cannot read MIDI file", "standard MIDI")),
     "midi: empty song": (lambda c: c.render_midi(c.real_kit(), c.file("s.mid", b"")), ("cannot read MIDI file", "ends too early")),

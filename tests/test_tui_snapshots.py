@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DirectoryTree
 
-from lts_sampler.kit import make_kit
+from lts_sampler.kit import make_kit, single_bank
 from lts_sampler.model import ModelBundle, default_bundle_path
 from lts_sampler.render import Layer, RenderSettings, Source
 from lts_sampler.session import Excerpt, Pair, Session
@@ -32,7 +32,7 @@ def studio(tmp_path, monkeypatch) -> Path:
                                           alphas="0:1:0.25", out="kits/bass-choir")]).save()
     bundle = ModelBundle.load(default_bundle_path(), device="cpu")
     sources = [Source(Path("bass_thick_c.flac"), 0.0, 1.5), Source(Path("ambi_choir.flac"), 0.2, 1.5)]
-    make_kit(bundle, sources, [Layer(alpha=a) for a in (0, 0.25, 0.5, 0.75, 1)], RenderSettings(n_iter=8),
+    make_kit(bundle, single_bank(sources, 60), [Layer(alpha=a) for a in (0, 0.25, 0.5, 0.75, 1)], RenderSettings(n_iter=8),
              tmp_path / "kits" / "bass-choir")
     return tmp_path
 

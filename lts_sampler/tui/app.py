@@ -334,7 +334,7 @@ class LtsApp(App):
 
     @work(thread=True, exclusive=True, group="render", exit_on_error=False)
     def _render(self, job) -> None:
-        from lts_sampler.kit import make_kit
+        from lts_sampler.kit import make_kit, single_bank
 
         def progress(done: int, total: int, label: str) -> None:
             if self._cancel.is_set():
@@ -349,8 +349,8 @@ class LtsApp(App):
         started = time.monotonic()
         try:
             bundle = self.bundle(job.model)
-            manifest = make_kit(bundle, job.sources, job.layers, job.settings, job.out, mode=job.mode,
-                                root=job.root, progress=progress, sample_progress=sample_progress)
+            manifest = make_kit(bundle, single_bank(job.sources, job.root), job.layers, job.settings, job.out,
+                                mode=job.mode, progress=progress, sample_progress=sample_progress)
         except Cancelled:
             self.call_from_thread(self._rendered, "cancelled: the kit already there is as it was")
         except LtsError as err:

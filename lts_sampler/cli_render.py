@@ -150,7 +150,10 @@ def render(args: argparse.Namespace) -> int:
             out = Path(args.out) if args.out else Path(args.from_manifest).resolve().parent
             provider = manifest["model"]["name"]
         else:
-            job = plan(args, report=lambda line: progress.console.print(line, markup=False))
+            notes: list[str] = []  # shown once the arguments are all good: a mistake stays one line
+            job = plan(args, report=notes.append)
+            for line in notes:
+                progress.console.print(line, markup=False, soft_wrap=True)
             bundle = ModelBundle.load(resolve_bundle(args.model), device=args.device)
             provider = bundle.provider
             manifest = make_kit(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid,

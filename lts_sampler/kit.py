@@ -4,7 +4,13 @@
 
 ``keys`` puts one sample per key from the root note up, like a drum kit; ``morph`` spreads
 every layer over the keyboard around the root and cross-fades the layers on the mod wheel
-(CC1) with the SFZ power curve, so any SFZ player sweeps the timbre from A to B.
+(CC1) with the SFZ power curve, so any SFZ player sweeps the timbre from A to B; ``grid``
+spreads every cell of a pad of four sources (:mod:`lts_sampler.grid`) over the keyboard and
+cross-fades the columns on one controller and the rows on another: SFZ players multiply the
+two fades, so the four cells around any controller position sum to 1 in power.
+
+A kit has one bank of samples per pitch: one at the root, or several (morph and grid) from
+sets of notes (:mod:`lts_sampler.pitches`), each on the keys nearest its pitch.
 """
 
 from __future__ import annotations

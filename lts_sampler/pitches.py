@@ -30,6 +30,9 @@ MAX_LEND = 12
 """A set lends a note at most this many semitones from the pitch it stands in for."""
 ESTIMATE_SECONDS = 2.0
 ESTIMATE_RATE = 22050
+MIN_VOICED = 0.5
+"""A pitch is heard when at least this fraction of frames is voiced, at a median voicing
+probability of at least this much (FluidR3 notes: 0.76–0.98; noise and drums: 0.01–0.13)."""
 NOTE_IN_NAME = re.compile(r"(?:^|[_\s.-])([A-Ga-g](?:#|s|b)?-?\d|\d{1,3})(?=$|[_\s.-])")
 
 
@@ -67,14 +70,17 @@ def pitch_in_name(path: Path) -> int | None:
 
 
 def estimate_pitch(path: Path, offset: float = 0.0) -> tuple[int, float] | None:
-    """(MIDI note, median f0 in Hz) of a file's voiced frames by ``librosa.pyin``, or None."""
+    """(MIDI note, median f0 in Hz) of the voiced frames of a file's first ``ESTIMATE_SECONDS``
+    by ``librosa.pyin``, or None when no steady pitch is heard."""
     import librosa
 
     y = load_audio(path, sample_rate=ESTIMATE_RATE, offset=offset, duration=ESTIMATE_SECONDS)
-    f0, voiced, _ = librosa.pyin(y, fmin=librosa.note_to_hz("C1"), fmax=librosa.note_to_hz("C8"),
-                                 sr=ESTIMATE_RATE, frame_length=2048)
-    if len(y) < 2048 or not np.any(voiced):
+    if len(y) < 2048:
         return None
+    f0, voiced, probability = librosa.pyin(y, fmin=librosa.note_to_hz("C1"), fmax=librosa.note_to_hz("C8"),
+                                           sr=ESTIMATE_RATE, frame_length=2048)
+    if np.mean(voiced) < MIN_VOICED or np.median(probability[voiced]) < MIN_VOICED:
+        return None  # noise, a drum: pyin marks frames voiced, but with a probability near 0
     hz = float(np.median(f0[voiced]))
     return int(round(librosa.hz_to_midi(hz))), hz
 

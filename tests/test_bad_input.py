@@ -111,6 +111,13 @@ class Case:
         sf.write(self.src / name, y, rate, subtype=subtype)
         return str(self.src / name)
 
+    def note_set(self, folder: str, names: list[str], y: np.ndarray | None = None) -> str:
+        """A folder of sound files of those names (a 220 Hz tone unless ``y``): a note set."""
+        (self.src / folder).mkdir()
+        for name in names:
+            self.wav(f"{folder}/{name}", tone(0.5) if y is None else y)
+        return str(self.src / folder)
+
     def cut_wav(self, name: str, size: int) -> str:
         """A 16-bit WAV of 1 s of tone cut to its first ``size`` bytes."""
         self.wav(name, tone(1.0), subtype="PCM_16")
@@ -205,6 +212,24 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], tuple[str, ...]]] = {
     "curve times": (lambda c: c.render(GOOD, GOOD, "--curve", "0.5:0,1:1"), ("times must rise from 0 to 1",)),
     "weights syntax": (lambda c: c.render(GOOD, GOOD, GOOD, "--weights", "1,0,0;x"), ("cannot read weights",)),
     "weights sum": (lambda c: c.render(GOOD, GOOD, GOOD, "--weights", "0.5,0.6,0"), ("summing to 1",)),
+    "grid of two sources": (lambda c: c.render(GOOD, GOOD, "--grid"), ("four sources A B C D, not 2",)),
+    "grid of three sources": (lambda c: c.render(GOOD, GOOD, GOOD, "--grid"), ("four sources A B C D, not 3", "--weights")),
+    "grid of five sources": (lambda c: c.render(*[GOOD] * 5, "--grid", "3"), ("four sources A B C D, not 5",)),
+    "grid of 1 × 1": (lambda c: c.render(*[GOOD] * 4, "--grid", "1"), ("--grid 1", "2 to 17")),
+    "grid of 18 × 18": (lambda c: c.render(*[GOOD] * 4, "--grid", "18"), ("--grid 18", "2 to 17")),
+    "grid range backwards": (lambda c: c.render(*[GOOD] * 4, "--grid", "--grid-range", "1:0"), ("LOW < HIGH",)),
+    "grid on the sustain pedal": (lambda c: c.render(*[GOOD] * 4, "--grid", "--cc-y", "64"), ("--cc-y 64",)),
+    "grid with α values": (lambda c: c.render(*[GOOD] * 4, "--grid", "--alphas", "0,1"), ("leave out --alphas",)),
+    "note set of noise": (lambda c: c.render(c.note_set("hits", ["hit_a.wav", "hit_b.wav"],
+                                                         np.random.default_rng(0).uniform(-0.5, 0.5, RATE).astype(np.float32)), GOOD),
+                          ("no recognisable pitches", "flute_60.wav")),
+    "note sets an octave apart and more": (lambda c: c.render(c.note_set("low", ["low_36.wav", "low_C3.wav"]),
+                                                              c.note_set("high", ["high_67.wav", "high_84.wav"])),
+                                           ("share no pitch within an octave", "C2, C3", "G4, C6")),
+    "note set with one pitch twice": (lambda c: c.render(c.note_set("twice", ["a_60.wav", "b_C4.wav"]), GOOD),
+                                      ("two notes at C4 (60)", "keep one")),
+    "note sets in keys mode": (lambda c: c.render(c.note_set("s", ["s_48.wav", "s_60.wav"]), GOOD, "--mode", "keys"),
+                               ("several pitches", "--mode morph")),
     "duration syntax": (lambda c: c.render(GOOD, GOOD, duration="abc"), ("cannot read --duration", "seconds")),
     "negative offset": (lambda c: c.render(GOOD, GOOD, "--offset", "-1"), ("--offset", "none negative")),
     "round robins 0": (lambda c: c.render(GOOD, GOOD, "--round-robins", "0"), ("--round-robins must be at least 1",)),

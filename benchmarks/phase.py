@@ -32,7 +32,7 @@ from lts_sampler.metrics import spectral_convergence
 from lts_sampler.model import ModelBundle, default_bundle_path
 from lts_sampler.morph import parse_alphas
 from lts_sampler.phase import QUALITY_ITERATIONS, plan_for, reconstruct, resolve_backend
-from lts_sampler.render import Layer, RenderSettings, Source, render_bank
+from lts_sampler.render import Layer, RenderSettings, Source, render_banks
 from lts_sampler.spectral import cqt_magnitude, griffinlim
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
@@ -115,7 +115,7 @@ def bank_table(bundle: ModelBundle, backends: list[str]) -> None:
         for backend in backends:
             for preset, n_iter in QUALITY_ITERATIONS.items():
                 settings = RenderSettings(n_iter=n_iter)
-                _, render = timed(render_bank, bundle, sources, layers, settings, backend=backend)
+                _, render = timed(render_banks, bundle, [sources], layers, settings, backend=backend)
                 _, kit = timed(make_kit, bundle, single_bank(sources, 60), layers, settings, Path(tmp) / preset, backend=backend)
                 label = preset if backend == "cpu" else f"{preset}·gpu"
                 print(f"{label:<14}{render:>9.3f}{kit:>8.3f}{kit / audio_seconds:>9.4f}")

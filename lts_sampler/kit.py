@@ -32,7 +32,7 @@ from lts_sampler.grid import Grid
 from lts_sampler.model import ModelBundle, resolve_bundle, sha256_file
 from lts_sampler.phase import resolve_backend
 from lts_sampler.pitches import Bank
-from lts_sampler.render import Layer, RenderedSample, RenderSettings, Source, render_bank
+from lts_sampler.render import Layer, RenderedSample, RenderSettings, Source, render_banks
 
 FORMAT = "lts-kit/1"
 MODES = ("keys", "morph", "grid")
@@ -174,8 +174,7 @@ def make_kit(
     """Render every bank (see :func:`single_bank`, :func:`lts_sampler.pitches.pair_by_pitch`)
     and write the kit folder at ``target`` atomically; returns kit.json. ``grid`` (mode
     "grid"): the pad the layers' cells lie on. ``backend``: where phase reconstruction runs,
-    "cpu" or "cuda"; ``progress`` and ``sample_progress`` as :func:`render_bank` calls them,
-    counting every bank's samples in one run."""
+    "cpu" or "cuda"; ``progress`` and ``sample_progress`` as :func:`render_banks` calls them."""
     target = Path(target)
     name = kit_name(target)
     several = len(banks) > 1
@@ -210,15 +209,12 @@ def make_kit(
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     per_bank = len(layers) * n
-    rendered = []
-    for number, bank in enumerate(banks):
-        first = number * per_bank
-        rendered += render_bank(
-            bundle, list(bank.sources), layers, settings, backend=backend,
-            progress=progress and (lambda done, total, label, first=first, pitch=bank.pitch:
-                                   progress(first + done, per_bank * len(banks), f"{label} {pitch}" if several else label)),
-            sample_progress=sample_progress and (lambda index, fraction, first=first: sample_progress(first + index, fraction)),
-        )
+
+    def advance(done: int, total: int, label: str) -> None:
+        progress(done, total, f"{label} {banks[(done - 1) // per_bank].pitch}" if several else label)
+
+    rendered = render_banks(bundle, [list(b.sources) for b in banks], layers, settings, backend=backend,
+                            progress=progress and advance, sample_progress=sample_progress)
     write_kit(target, manifest, rendered, layers, banks, grid)
     return manifest
 

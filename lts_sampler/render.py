@@ -182,9 +182,9 @@ def finish(y: np.ndarray, sample_rate: int, *, normalize: bool = True, trim: boo
     return y.astype(np.float32)
 
 
-def render_bank(
+def render_banks(
     bundle: ModelBundle,
-    sources: list[Source],
+    banks: list[list[Source]],
     layers: list[Layer],
     settings: RenderSettings,
     *,
@@ -192,50 +192,58 @@ def render_bank(
     progress: Callable[[int, int, str], None] | None = None,
     sample_progress: Callable[[int, float], None] | None = None,
 ) -> list[RenderedSample]:
-    """Render every layer × round robin; ``progress(done, total, label)`` after each sample,
-    in order; ``sample_progress(index, fraction)`` as each sample's phase reconstruction goes
-    on (any thread, samples in any order). An exception either raises stops the render.
+    """Render every layer × round robin of every bank (the sources one pitch mixes; one bank
+    for a kit of one pitch), bank by bank in the result; ``progress(done, total, label)``
+    after each sample, in order; ``sample_progress(index, fraction)`` as each sample's phase
+    reconstruction goes on (any thread, samples in any order). An exception either raises
+    stops the render.
 
-    On the CPU the samples are made in parallel, one per core; with ``backend`` "cuda" (see
-    :func:`lts_sampler.phase.resolve_backend`) phase reconstruction runs on the GPU,
-    ``GPU_BATCH`` samples at once.
+    On the CPU the sources are encoded and the samples made in parallel, one per core, every
+    bank in one run; with ``backend`` "cuda" (see :func:`lts_sampler.phase.resolve_backend`)
+    phase reconstruction runs on the GPU, ``GPU_BATCH`` samples of a bank at once.
     """
-    if len(sources) < 2:
-        raise LtsError("give at least two sources to mix")
-    for layer in layers:
-        if layer.weights is not None and len(layer.weights) != len(sources):
-            raise LtsError(f"weights {list(layer.weights)} need one value per source ({len(sources)})")
-        if layer.weights is None and len(sources) != 2:
-            raise LtsError(f"α values mix exactly two sources, got {len(sources)}; use weight vectors for more")
-    encoded = encode_sources(bundle, sources)
-    length = max(e.samples for e in encoded)
+    for sources in banks:
+        if len(sources) < 2:
+            raise LtsError("give at least two sources to mix")
+        for layer in layers:
+            if layer.weights is not None and len(layer.weights) != len(sources):
+                raise LtsError(f"weights {list(layer.weights)} need one value per source ({len(sources)})")
+            if layer.weights is None and len(sources) != 2:
+                raise LtsError(f"α values mix exactly two sources, got {len(sources)}; use weight vectors for more")
+    distinct = list(dict.fromkeys(s for sources in banks for s in sources))
+    encoded = dict(zip(distinct, _in_parallel(lambda source: encode_sources(bundle, [source])[0], distinct)))
     spec = bundle.spec
-    jobs = [(i, layer, rr) for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
+    jobs = [([encoded[s] for s in sources], i, layer, rr)
+            for sources in banks for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
 
     def render_batch(indices: range) -> np.ndarray:
-        """Audio [len(indices), length] of the jobs at ``indices``: one decode, one reconstruction."""
+        """Audio [len(indices), length] of the jobs at ``indices`` (one bank): one decode, one
+        reconstruction."""
+        mixed = jobs[indices[0]][0]
         batch = [jobs[j] for j in indices]
-        latents = [mixed_latents(encoded, layer, round_robin=rr, seed=settings.seed, index=i) for i, layer, rr in batch]
+        latents = [mixed_latents(mixed, layer, round_robin=rr, seed=settings.seed, index=i) for _, i, layer, rr in batch]
         magnitudes = np.split(bundle.decode(np.concatenate(latents)), len(batch))
-        phases = [initial_phase(encoded, layer, len(m)) for (_, layer, _), m in zip(batch, magnitudes)]
+        phases = [initial_phase(mixed, layer, len(m)) for (_, _, layer, _), m in zip(batch, magnitudes)]
 
         def report(fraction: float) -> None:
             for j in indices:
                 sample_progress(j, fraction)
 
         on_iteration = None if sample_progress is None else lambda n: report((n - 1) / settings.n_iter)
-        y = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=length,
+        y = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=max(e.samples for e in mixed),
                         init_phase=np.stack(phases), backend=backend, on_iteration=on_iteration)
         if sample_progress is not None:
             report(1.0)
         return y
 
     size = GPU_BATCH if backend == "cuda" else 1
-    batches = [range(i, min(i + size, len(jobs))) for i in range(0, len(jobs), size)]
+    per_bank = len(jobs) // len(banks)
+    batches = [range(i, min(i + size, start + per_bank))
+               for start in range(0, len(jobs), per_bank) for i in range(start, start + per_bank, size)]
     made = map(render_batch, batches) if backend == "cuda" else _in_parallel(render_batch, batches)
     audio = (y for batch in made for y in batch)
     rendered = []
-    for done, ((_, layer, rr), y) in enumerate(zip(jobs, audio), start=1):
+    for done, ((_, _, layer, rr), y) in enumerate(zip(jobs, audio), start=1):
         rendered.append(RenderedSample(layer, rr, finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim)))
         if progress is not None:
             progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))

@@ -29,15 +29,16 @@ class Excerpt:
 
 @dataclasses.dataclass
 class Pair:
-    """Two sources (or more, for weighted mixes) and how to render their bank; every
-    setting a string as typed, but ``normalize``."""
+    """Two sources (or more, for weighted mixes; four for a grid) and how to render their
+    bank; every setting a string as typed, but ``normalize``."""
 
     name: str
     sources: list[Excerpt] = dataclasses.field(default_factory=lambda: [Excerpt(), Excerpt()])
     alphas: str = "-0.5:1.5:0.25"
     curve: str = ""  # time:α breakpoints; when given, one sample along the curve instead of the α list
     weights: str = ""  # three or more sources: one weight vector per sample, "1,0,0;0.5,0.25,0.25"
-    mode: str = "keys"
+    mode: str = "keys"  # keys, morph, or grid (four sources on the corners of a pad)
+    grid: str = "5"  # mode grid: cells a side, 2–17
     root: str = "60"
     quality: str = "normal"
     round_robins: str = "1"

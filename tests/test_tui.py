@@ -1,21 +1,28 @@
 """The terminal UI, driven by a pilot: pairs saved as typed, a bank rendered, a render
-cancelled, mistakes shown inline, a kit played from the computer keys."""
+cancelled, mistakes shown inline, a kit played from the computer keys, a grid kit's pad."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shutil
+import time
 from pathlib import Path
 
 import mido
 import pytest
+from conftest import demo_kit
 from jack_fixtures import jack_server  # noqa: F401 (a fixture)
+from test_cli_train import lts
 from textual.widgets import DataTable, Input, Select, Static
 
+from lts_sampler.sampler import Sampler
 from lts_sampler.tui.app import LtsApp
 from lts_sampler.tui.bank import BankPane
 from lts_sampler.tui.kitview import Piano
+from lts_sampler.tui.pad import Pad
+from lts_sampler.tui.plots import Trajectories
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
 
@@ -44,6 +51,69 @@ async def _choose(pilot, field: str, value: str) -> None:
 
 def _message(pilot) -> str:
     return pilot.app.query_one("#message", Static).render().plain
+
+
+def _log(pilot) -> list[str]:
+    return pilot.app.query_one("#log").lines
+
+
+async def _settle(pilot, timeout_s: float = 60) -> None:
+    """Let the app handle its messages and every worker end, three times over (what one does
+    may start another); an exclusive worker cancelled by a newer one counts as ended."""
+    deadline = time.monotonic() + timeout_s
+    for _ in range(3):
+        await pilot.pause()
+        while not all(worker.is_finished for worker in pilot.app.workers):
+            assert time.monotonic() < deadline, f"workers still running: {list(pilot.app.workers)}"
+            await pilot.pause(0.02)
+
+
+async def _until(pilot, done, timeout_s: float = 2) -> bool:
+    """Whether ``done()`` holds within ``timeout_s`` while the app runs (the audio callback
+    takes what the UI sends at its next block)."""
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+    return done()
+
+
+async def _open_kit(pilot, folder: Path) -> None:
+    """Point the selected pair's output folder at ``folder`` and show its kit in the Kit tab."""
+    await pilot.app.run_action("show_tab('bank')")
+    await _type(pilot, "out", str(folder))
+    await pilot.app.run_action("show_tab('kit')")
+    await _settle(pilot)
+
+
+def _pad(pilot) -> list[str]:
+    """The pad as drawn: corner names, the square, corner names, then three lines about the cell."""
+    return pilot.app.query_one(Pad).render().plain.splitlines()
+
+
+def _sample(pilot) -> str:
+    """The sample under the table's cursor."""
+    table = pilot.app.query_one("#samples", DataTable)
+    return table.get_row_at(table.cursor_row)[0]
+
+
+@pytest.fixture(scope="module")
+def grid_kit(tmp_path_factory) -> Path:
+    """The demo grid: the four demo sounds on the corners of a 3 × 3 pad, X on CC1, Y on CC2."""
+    return demo_kit(tmp_path_factory.mktemp("kits") / "grid", "--grid", "3")
+
+
+@pytest.fixture(scope="module")
+def pitched_kit(tmp_path_factory) -> Path:
+    """A morph kit of two note sets, bass and choir, each named as C3 (48) and C4 (60): two banks."""
+    folder = tmp_path_factory.mktemp("sets")
+    for name, demo in (("bass", "bass_thick_c.flac"), ("choir", "ambi_choir.flac")):
+        (folder / name).mkdir()
+        for pitch in (48, 60):
+            shutil.copy(DEMO / demo, folder / name / f"{name}_{pitch}.flac")
+    result = lts("render", str(folder / "bass"), str(folder / "choir"), "--alphas", "0,1", "--duration", "0.5",
+                 "--n-iter", "4", "-o", str(folder / "kit"))
+    assert result.returncode == 0, result.stderr
+    return folder / "kit"
 
 
 async def _fill_pair(pilot, out: Path, alphas: str = "0,1") -> None:
@@ -274,3 +344,130 @@ def test_f1_lists_the_keys_and_the_palette_finds_the_actions(tmp_path):
             assert [p.name for p in pilot.app.session.pairs] == ["demo pair", "demo pair copy"]
 
     asyncio.run(drive())
+
+
+def test_a_grid_kit_shows_its_pad_and_the_arrow_keys_move_over_it(tmp_path, grid_kit):
+    """Y up as on the pad; each move plays the cell, the table follows, and the table moves the pad."""
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _open_kit(pilot, grid_kit)
+            pad = pilot.app.query_one(Pad)
+            assert pad.display and pad.has_focus
+            lines = _pad(pilot)
+            assert lines[0].split() == ["C", "guit_harmonics", "elec_chime", "D"]
+            assert lines[-4].split() == ["A", "bass_thick_c", "ambi_choir", "B"]
+            assert lines[-3:] == ["g0-0  x 0.00 y 0.00", "A 1.00 B 0.00 C 0.00 D 0.00", "CC1 0  CC2 0"]
+            assert _sample(pilot) == "g0-0.wav"
+
+            await pilot.press("up", "right")
+            await _settle(pilot)
+            assert _pad(pilot)[-3:] == ["g1-1  x 0.50 y 0.50", "A 0.25 B 0.25 C 0.25 D 0.25", "CC1 64  CC2 64"]
+            assert _sample(pilot) == "g1-1.wav" and _log(pilot)[-1] == "playing g1-1.wav"
+
+            await pilot.press("up", "up", "left")  # the second up meets the pad's edge
+            await _settle(pilot)
+            assert _pad(pilot)[-3:] == ["g0-2  x 0.00 y 1.00", "A 0.00 B 0.00 C 1.00 D 0.00", "CC1 0  CC2 127"]
+            assert _sample(pilot) == "g0-2.wav"
+            assert [label for label, _, _ in pilot.app.query_one(Trajectories).curves] == ["A", "B", "C", "D", "g0-2"]
+
+            pilot.app.query_one("#samples").focus()
+            await pilot.press("up")  # the row before g0-2: the end of the row below
+            await _settle(pilot)
+            assert _sample(pilot) == "g2-1.wav"
+            assert _pad(pilot)[-3:-1] == ["g2-1  x 1.00 y 0.50", "A 0.00 B 0.50 C 0.00 D 0.50"]
+
+    asyncio.run(drive())
+
+
+def test_a_click_on_the_pad_selects_the_cell_under_it(tmp_path, grid_kit):
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _open_kit(pilot, grid_kit)
+            square = [(y, line) for y, line in enumerate(_pad(pilot)) if "▀" in line]
+            top, bottom = square[0][0], square[-1][0]
+            left, right = square[0][1].index("▀"), square[0][1].rindex("▀")
+            origin = pilot.app.query_one(Pad).content_region.offset
+            for (x, y), cell in [((right, top), "g2-2"), ((left, bottom), "g0-0"),
+                                 (((left + right) // 2, (top + bottom) // 2), "g1-1")]:
+                await pilot.click(offset=origin + (x, y))
+                await _settle(pilot)
+                assert _pad(pilot)[-3].startswith(f"{cell} ")
+                assert _sample(pilot) == f"{cell}.wav" and _log(pilot)[-1] == f"playing {cell}.wav"
+
+    asyncio.run(drive())
+
+
+@pytest.mark.usefixtures("jack_server")
+def test_moving_over_the_pad_sets_the_sounding_controllers_to_the_cell(tmp_path, grid_kit, monkeypatch):
+    """With sound, the engine behind the piano keys gets the cell's values on CC1 (X) and CC2 (Y)."""
+    received: list[tuple[int, int]] = []
+    control_change = Sampler.control_change
+
+    def spy(sampler, control: int, value: int) -> None:
+        received.append((control, value))
+        control_change(sampler, control, value)
+
+    monkeypatch.setattr(Sampler, "control_change", spy)
+
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
+            await _settle(pilot)
+            assert pilot.app.silent_reason is None
+            await _open_kit(pilot, grid_kit)
+            await pilot.press("right", "right", "up")
+            await _settle(pilot)
+            assert _sample(pilot) == "g2-1.wav"
+            assert await _until(pilot, lambda: dict(received) == {1: 127, 2: 64})  # the last value of each
+            await pilot.press("a")
+            assert await _until(pilot, lambda: 60 in pilot.app.audition.sounding())
+
+    asyncio.run(drive())
+
+
+def test_a_kit_of_several_pitches_pictures_the_sources_of_the_samples_bank(tmp_path, pitched_kit):
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _open_kit(pilot, pitched_kit)
+            assert not pilot.app.query_one(Pad).display
+            table = pilot.app.query_one("#samples", DataTable)
+            assert [table.get_row_at(i)[2] for i in range(table.row_count)] == ["F#2–F#3"] * 2 + ["G3–F#4"] * 2
+            for keys, mix in ((["down"] * 3, "α +1.00"), (["up"] * 3, "α +0.00")):  # the bank of C4, then C3's
+                await pilot.press(*keys)
+                await _settle(pilot)
+                assert [label for label, _, _ in pilot.app.query_one(Trajectories).curves] == ["A", "B", mix]
+            assert not [line for line in _log(pilot) if "error" in line]
+
+    asyncio.run(drive())
+
+
+def test_a_pair_of_four_sources_renders_a_grid_kit(tmp_path):
+    out = tmp_path / "kit"
+
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, out)
+            await _choose(pilot, "mode", "grid")
+            assert _message(pilot).startswith("a grid has four corners: give four sources A B C D, not 2")
+            assert pilot.app.query_one("#grid").display and not pilot.app.query_one("#alphas").display
+            await pilot.app.run_action("show_tab('sources')")
+            for index, name in ((2, "guit_harmonics.flac"), (3, "elec_chime.flac")):
+                pilot.app.query_one("#add-source").focus()
+                await pilot.press("enter")
+                await _settle(pilot)
+                await _type(pilot, f"source-{index}-path", str(DEMO / name))
+                await _type(pilot, f"source-{index}-duration", "0.5")
+            await pilot.app.run_action("show_tab('bank')")
+            await _type(pilot, "grid", "20")
+            assert _message(pilot).startswith("grid size 20: give 2 to 17 cells a side")
+            await _type(pilot, "grid", "2")
+            assert _message(pilot).startswith("ready: 4 samples")
+            await pilot.press("ctrl+r")
+            await _settle(pilot)
+            assert pilot.app.query_one(Pad).display
+            assert _pad(pilot)[0].split() == ["C", "guit_harmonics", "elec_chime", "D"]
+
+    asyncio.run(drive())
+    manifest = json.loads((out / "kit.json").read_text())
+    assert manifest["mode"] == "grid" and manifest["grid"]["size"] == 2
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["g0-0.wav", "g0-1.wav", "g1-0.wav", "g1-1.wav"]
+    assert json.loads((tmp_path / "session.json").read_text())["pairs"][-1]["grid"] == "2"

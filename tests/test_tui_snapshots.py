@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DirectoryTree
 
+from lts_sampler.grid import Grid
 from lts_sampler.kit import make_kit, single_bank
 from lts_sampler.model import ModelBundle, default_bundle_path
 from lts_sampler.render import Layer, RenderSettings, Source
@@ -34,6 +35,23 @@ def studio(tmp_path, monkeypatch) -> Path:
     sources = [Source(Path("bass_thick_c.flac"), 0.0, 1.5), Source(Path("ambi_choir.flac"), 0.2, 1.5)]
     make_kit(bundle, single_bank(sources, 60), [Layer(alpha=a) for a in (0, 0.25, 0.5, 0.75, 1)], RenderSettings(n_iter=8),
              tmp_path / "kits" / "bass-choir")
+    return tmp_path
+
+
+@pytest.fixture
+def pad_studio(tmp_path, monkeypatch) -> Path:
+    """A folder with the four demo sounds, a session of one grid pair, and its 3 × 3 kit."""
+    monkeypatch.chdir(tmp_path)
+    names = ("bass_thick_c.flac", "ambi_choir.flac", "guit_harmonics.flac", "elec_chime.flac")
+    for name in names:
+        shutil.copy(DEMO / name, tmp_path / name)
+    Session(tmp_path / "session.json", [Pair("four corners", [Excerpt(name, "0", "0.5") for name in names],
+                                          mode="grid", grid="3", out="kits/pad")]).save()
+    bundle = ModelBundle.load(default_bundle_path(), device="cpu")
+    grid = Grid(3)
+    sources = [Source(Path(name), 0.0, 0.5) for name in names]
+    make_kit(bundle, single_bank(sources, 60), grid.layers(), RenderSettings(n_iter=8), tmp_path / "kits" / "pad",
+             mode="grid", grid=grid)
     return tmp_path
 
 
@@ -66,6 +84,17 @@ def test_kit_tab(studio, snap_compare):
         await settle(pilot)
 
     assert snap_compare(app(), terminal_size=SIZE, run_before=open_kit)
+
+
+def test_grid_pad(pad_studio, snap_compare):
+    """A grid kit in the Kit tab: its pad with the middle cell selected, beside the samples."""
+    async def open_pad(pilot) -> None:
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("up", "right")
+        await settle(pilot)
+
+    assert snap_compare(app(), terminal_size=SIZE, run_before=open_pad)
 
 
 def test_help_screen(studio, snap_compare):

@@ -245,9 +245,10 @@ class LtsApp(App):
     def action_show_tab(self, tab: str) -> None:
         """Show ``tab`` and focus its first field."""
         self.query_one(TabbedContent).active = tab
-        first = {"sources": "#source-0-path", "bank": "#weights" if self.pair and len(self.pair.sources) > 2
-                 else "#alphas", "kit": "#samples"}[tab]
-        self.query_one(first).focus()
+        if tab == "bank":
+            self.query_one(BankPane).first_field().focus()
+        else:
+            self.query_one({"sources": "#source-0-path", "kit": "#samples"}[tab]).focus()
 
     @on(TabbedContent.TabActivated)
     def tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -350,7 +351,7 @@ class LtsApp(App):
         try:
             bundle = self.bundle(job.model)
             manifest = make_kit(bundle, single_bank(job.sources, job.root), job.layers, job.settings, job.out,
-                                mode=job.mode, progress=progress, sample_progress=sample_progress)
+                                mode=job.mode, grid=job.grid, progress=progress, sample_progress=sample_progress)
         except Cancelled:
             self.call_from_thread(self._rendered, "cancelled: the kit already there is as it was")
         except LtsError as err:

@@ -14,12 +14,14 @@ TEXT_FIELDS = (
     ("alphas", "α values", "list 0,0.5,1 or range -0.5:1.5:0.25"),
     ("curve", "α curve", "empty: off · time:α, e.g. 0:0,1:1"),
     ("weights", "weights", "3+ sources: 1,0,0;0.5,0.25,0.25"),
+    ("grid", "grid size", "cells a side, 2–17"),
     ("root", "root note", "60 or C4"),
     ("round_robins", "round robins", "1 or more"),
     ("out", "output folder", "empty: kits/NAME"),
 )
 CHOICES = (
-    ("mode", "mode", (("keys: a sample per key", "keys"), ("morph: mod wheel morphs", "morph"))),
+    ("mode", "mode", (("keys: a sample per key", "keys"), ("morph: mod wheel morphs", "morph"),
+                      ("grid: 4 sources on a pad", "grid"))),
     ("quality", "phase quality", (("draft", "draft"), ("normal", "normal"), ("high", "high"))),
 )
 
@@ -72,11 +74,15 @@ class BankPane(VerticalScroll):
         box = self.query_one("#normalize", Checkbox)
         with box.prevent(Checkbox.Changed):
             box.value = pair.normalize
-        weighted = len(pair.sources) > 2
-        for field in ("weights", "weights-label"):
-            self.query_one(f"#{field}").display = weighted
-        for field in ("alphas", "alphas-label", "curve", "curve-label"):
-            self.query_one(f"#{field}").display = not weighted
+        grid = pair.mode == "grid"
+        weighted = len(pair.sources) > 2 and not grid
+        shown = {"weights": weighted, "grid": grid, "alphas": not (weighted or grid), "curve": not (weighted or grid)}
+        for field, display in shown.items():
+            self.query_one(f"#{field}").display = self.query_one(f"#{field}-label").display = display
+
+    def first_field(self) -> Input:
+        """The first field shown: the α values, the weights or the grid size."""
+        return next(box for box in self.query(Input) if box.display)
 
     @on(Input.Changed)
     @on(Select.Changed)

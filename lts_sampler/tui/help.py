@@ -19,12 +19,15 @@ instrument any DAW sampler loads.
    and the excerpt to use: offset and duration in seconds. **ctrl+l** listens to it.
 2. **Bank** tab: the α values (a list `0,0.5,1` or a range `-0.5:1.5:0.25`), or an α curve
    (`time:α` points, `0:0,1:1`: one sample that moves), the mode (*keys*: one sample a key;
-   *morph*: the mod wheel morphs), root note, round robins, quality, model, output folder.
+   *morph*: the mod wheel morphs; *grid*: four sources on the corners of a pad of N × N
+   cells, moved by CC1 and CC2), root note, round robins, quality, model, output folder.
    The line under the tabs says what is missing, or that the pair is ready.
 3. **ctrl+r** renders the kit (escape cancels; the kit already there stays as it was).
 4. **Kit** tab: the samples with their α and keys; space plays one; the keys **a w s e d f t
    g y h u j k** play the kit as a piano octave (**z**/**x**: octave down/up, **,**/**.**: mod
-   wheel), or choose a MIDI keyboard under *MIDI in*.
+   wheel), or choose a MIDI keyboard under *MIDI in*. A grid kit shows its pad: the arrow
+   keys or a click select a cell, play it, and set the pad's two controllers there, so the
+   keys then play that cell.
 
 Everything is saved as you type, in the session file.
 """

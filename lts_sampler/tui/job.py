@@ -8,7 +8,8 @@ from pathlib import Path
 
 from lts_sampler.cli_render import per_source, root_note
 from lts_sampler.errors import LtsError
-from lts_sampler.kit import check_writable
+from lts_sampler.grid import SIZES, Grid
+from lts_sampler.kit import MODES, check_writable
 from lts_sampler.model import resolve_bundle
 from lts_sampler.morph import parse_alphas, parse_curve, parse_weights
 from lts_sampler.phase import QUALITY_ITERATIONS
@@ -29,6 +30,7 @@ class RenderJob:
     mode: str
     root: int
     model: Path
+    grid: Grid | None = None
 
     @property
     def samples(self) -> int:
@@ -40,7 +42,12 @@ def render_job(pair: Pair) -> RenderJob:
     sources = [excerpt_source(pair, i) for i in range(len(pair.sources))]
     if len(sources) < 2:
         raise LtsError("a mix needs two sources or more: add one")
-    if len(sources) > 2:
+    if pair.mode not in MODES:
+        raise LtsError(f"mode {pair.mode!r}: give {', '.join(MODES)}")
+    grid = pair_grid(pair, len(sources)) if pair.mode == "grid" else None
+    if grid is not None:
+        layers = grid.layers()
+    elif len(sources) > 2:
         if not pair.weights.strip():
             raise LtsError(f"{len(sources)} sources mix by weights: give one vector per sample, e.g. "
                            + ";".join(",".join("1" if i == j else "0" for i in range(len(sources))) for j in range(2)))
@@ -49,8 +56,6 @@ def render_job(pair: Pair) -> RenderJob:
         layers = [Layer(curve=tuple(parse_curve(pair.curve)))]
     else:
         layers = [Layer(alpha=a) for a in parse_alphas(pair.alphas)]
-    if pair.mode not in ("keys", "morph"):
-        raise LtsError(f"mode {pair.mode!r}: give keys or morph")
     if pair.quality not in QUALITY_ITERATIONS:
         raise LtsError(f"quality {pair.quality!r}: give draft, normal or high")
     try:
@@ -67,7 +72,22 @@ def render_job(pair: Pair) -> RenderJob:
     settings = RenderSettings(n_iter=QUALITY_ITERATIONS[pair.quality], normalize=pair.normalize,
                               round_robins=round_robins)
     model = resolve_bundle(pair.model.strip() or None)
-    return RenderJob(sources, layers, settings, out, pair.mode, root, model)
+    return RenderJob(sources, layers, settings, out, pair.mode, root, model, grid)
+
+
+def pair_grid(pair: Pair, n_sources: int) -> Grid:
+    """The grid ``pair`` asks for: four sources, its size 2–17 (the range 0–1, CC1 and CC2)."""
+    if n_sources != 4:
+        raise LtsError(f"a grid has four corners: give four sources A B C D, not {n_sources} "
+                       "(add them on the Sources tab)")
+    try:
+        size = int(pair.grid)
+    except ValueError:
+        raise LtsError(f"grid size {pair.grid!r}: give a whole number of cells a side, "
+                       f"{SIZES[0]} to {SIZES[-1]}") from None
+    if size not in SIZES:
+        raise LtsError(f"grid size {size}: give {SIZES[0]} to {SIZES[-1]} cells a side (5 makes 25 samples)")
+    return Grid(size)
 
 
 def output_folder(pair: Pair) -> Path:

@@ -1,5 +1,5 @@
-"""The Kit tab: the selected pair's kit — its samples, their pictures, and a keyboard to
-play it from the computer's keys or a MIDI keyboard."""
+"""The Kit tab: the selected pair's kit — its samples, their pictures, a grid kit's pad, and a
+keyboard to play it from the computer's keys or a MIDI keyboard."""
 
 from __future__ import annotations
 
@@ -19,15 +19,17 @@ from textual.widgets import DataTable, Label, Select, Static
 from lts_sampler.errors import LtsError
 from lts_sampler.tui.job import SOURCE_LABELS
 from lts_sampler.tui.messages import Say
-from lts_sampler.tui.plots import Spectrogram, Trajectories, Waveform
+from lts_sampler.tui.pad import Pad
+from lts_sampler.tui.plots import MIX_COLOUR, SOURCE_COLOURS, Spectrogram, Trajectories, Waveform
 
 PIANO = "awsedftgyhujk"
 """Computer keys playing C up to the next C, a row of the keyboard as on a piano."""
 BLACK = {1, 3, 6, 8, 10}
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-SOURCE_COLOURS = ("#3b82f6", "#f59e0b", "#10b981", "#a855f7")
-MIX_COLOUR = "#ef4444"
 TAP_VELOCITY = 100
+COLUMNS = (("sample", 14), ("mix", 8), ("keys", 7), ("s", 5))
+GRID_COLUMNS = (("sample", None), ("s", 5))
+"""A grid kit's samples: the pad beside them shows each cell's mix, and every cell plays on all keys."""
 
 
 def note_name(note: int) -> str:
@@ -44,7 +46,9 @@ def describe_keys(region: dict) -> str:
 
 
 def describe_layer(layer: dict) -> str:
-    """α, curve or weights of a manifest's layer, short."""
+    """α, curve, weights or grid cell of a manifest's layer, short."""
+    if "cell" in layer:
+        return "g{}-{}".format(*layer["cell"])
     if "alpha" in layer:
         return f"α {layer['alpha']:+.2f}"
     if "curve" in layer:
@@ -106,13 +110,14 @@ class KitPane(Vertical):
     manifest: dict | None = None
     kit = None  # lts_sampler.sampler.Kit of ``manifest``
     folder: Path | None = None
-    _encoded: tuple[tuple[Path, str], list] | None = None  # (kit folder, date) → its sources encoded
+    _encoded: tuple[tuple[Path, str], dict] | None = None  # (kit folder, date) → {bank pitch: its sources encoded}
     midi_reason: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="kit-title")
         with Horizontal(id="kit-top"):
             yield DataTable(id="samples", cursor_type="row", zebra_stripes=True)
+            yield Pad()
             with Vertical(id="kit-pictures"):
                 yield Waveform(id="sample-wave")
                 yield Spectrogram(id="sample-spectrum")
@@ -124,9 +129,6 @@ class KitPane(Vertical):
             yield Static(id="sound")
 
     def on_mount(self) -> None:
-        table = self.query_one("#samples", DataTable)
-        for label, width in (("sample", 14), ("mix", 8), ("keys", 7), ("s", 5)):
-            table.add_column(label, width=width)
         self.query_one("#sample-spectrum").display = False
         self.set_interval(1 / 15, self.light_keys)
 
@@ -156,8 +158,12 @@ class KitPane(Vertical):
     def _loaded(self, folder: Path, manifest: dict | None, kit) -> None:
         """Show ``manifest``'s samples (``kit``: the same kit, loaded by the sampler)."""
         self.manifest, self.kit = manifest, kit
+        grid = manifest.get("grid") if manifest else None
+        self.set_class(grid is not None, "grid")
         table = self.query_one("#samples", DataTable)
-        table.clear()
+        table.clear(columns=True)
+        for label, width in GRID_COLUMNS if grid else COLUMNS:
+            table.add_column(label, width=width)
         title = self.query_one("#kit-title", Static)
         if self.app.audition is not None:
             self.app.audition.set_kit(kit)
@@ -169,15 +175,18 @@ class KitPane(Vertical):
             self.query_one(Trajectories).curves = []
             return
         for region, loaded in zip(manifest["regions"], kit.regions):
-            keys = describe_keys(region)
-            seconds = (len(loaded.audio) - 1) / kit.sample_rate
-            table.add_row(region["sample"], describe_layer(manifest["layers"][region["layer"]]), keys,
-                          f"{seconds:.2f}", key=region["sample"])
+            seconds = f"{(len(loaded.audio) - 1) / kit.sample_rate:.2f}"
+            mix = [] if grid else [describe_layer(manifest["layers"][region["layer"]]), describe_keys(region)]
+            table.add_row(region["sample"], *mix, seconds, key=region["sample"])
         title.update(f"{folder}/{manifest['name']}.sfz · {manifest['mode']} · {len(manifest['regions'])} samples"
                      f" · {manifest['model']['name']}")
         piano = self.query_one(Piano)
         piano.base = manifest["root"] - manifest["root"] % 12
         piano.mapped = frozenset(n for r in kit.regions for n in range(r.lokey, r.hikey + 1))
+        if grid:
+            self.query_one(Pad).show(manifest)
+            if table.has_focus:  # the pad takes the arrows
+                self.query_one(Pad).focus()
         self.select_sample(0)
 
     @on(DataTable.RowHighlighted)
@@ -189,31 +198,63 @@ class KitPane(Vertical):
         self.action_play_sample()
 
     def select_sample(self, row: int) -> None:
+        """Show sample ``row``: its pictures; in a grid kit its cell on the pad, where the
+        audition's two controllers go too, so the keys play that cell."""
         if self.manifest is None or not 0 <= row < len(self.manifest["regions"]):
             return
         audio = (self.kit.regions[row].audio[:-1], self.kit.sample_rate)  # the sampler's copy, less its end zero
         for picture in ("#sample-wave", "#sample-spectrum"):
             self.query_one(picture).audio = audio
-        self.project(self.folder, self.manifest, self.manifest["regions"][row]["layer"])
+        region = self.manifest["regions"][row]
+        if "grid" in self.manifest:
+            self.move_pad(tuple(self.manifest["layers"][region["layer"]]["cell"]))
+        self.project(self.folder, self.manifest, region)
+
+    def move_pad(self, cell: tuple[int, int]) -> None:
+        """Select ``cell`` on the pad and set the audition's two controllers to it."""
+        pad = self.query_one(Pad)
+        pad.cell = cell
+        if self.app.audition is not None:
+            for control, value in pad.controllers():
+                self.app.audition.control_change(control, value)
+
+    @on(Pad.Moved)
+    def pad_moved(self, event: Pad.Moved) -> None:
+        """The table's cursor follows the pad (same pitch and round robin), and the cell plays."""
+        if self.manifest is None or "grid" not in self.manifest:  # a kit loaded since
+            return
+        table = self.query_one("#samples", DataTable)
+        regions, layers = self.manifest["regions"], self.manifest["layers"]
+        now = regions[table.cursor_row]
+        row = next(r for r, region in enumerate(regions) if tuple(layers[region["layer"]]["cell"]) == event.cell
+                   and region.get("pitch_keycenter") == now.get("pitch_keycenter")
+                   and region["round_robin"] == now["round_robin"])
+        table.move_cursor(row=row)
+        self.play(row)
 
     @work(thread=True, exclusive=True, group="latents", exit_on_error=False)
-    def project(self, folder: Path, manifest: dict, layer_index: int) -> None:
-        """Encode the kit's sources with its model and plot their trajectories and the mix."""
-        from lts_sampler.kit import sources_from_manifest
+    def project(self, folder: Path, manifest: dict, region: dict) -> None:
+        """Encode the sources of ``region``'s bank with the kit's model (once per kit and bank)
+        and plot their trajectories and the region's mix."""
+        from lts_sampler.kit import banks_from_manifest
         from lts_sampler.pictures import project_2d
         from lts_sampler.render import Layer, encode_sources, mixed_latents
 
         plot = self.query_one(Trajectories)
-        key = (folder, manifest.get("date", ""))
-        if self._encoded is None or self._encoded[0] != key:  # encode once per kit, not per sample
+        key, pitch = (folder, manifest.get("date", "")), region.get("pitch_keycenter")  # keys mode: one bank
+        if self._encoded is None or self._encoded[0] != key:
+            self._encoded = key, {}
+        if pitch not in self._encoded[1]:
             try:
+                banks = banks_from_manifest(manifest)
+                bank = next((b for b in banks if b.pitch == pitch), banks[0])
                 bundle = self.app.bundle(Path(manifest["model"]["path"]))
-                self._encoded = key, encode_sources(bundle, sources_from_manifest(manifest))
+                self._encoded[1][pitch] = encode_sources(bundle, list(bank.sources))
             except LtsError as err:
                 self.app.call_from_thread(setattr, plot, "note", f"no latent picture: {err}")
                 return
-        encoded = self._encoded[1]
-        layer = manifest["layers"][layer_index]
+        encoded = self._encoded[1][pitch]
+        layer = manifest["layers"][region["layer"]]
         mixed = mixed_latents(encoded, Layer.from_dict(layer))
         points = project_2d([e.mu for e in encoded] + [mixed])
         labels = [*SOURCE_LABELS[: len(encoded)], describe_layer(layer)]
@@ -243,12 +284,14 @@ class KitPane(Vertical):
             self.app.audition.control_change(1, piano.wheel)
 
     def action_play_sample(self) -> None:
-        table = self.query_one("#samples", DataTable)
-        audio = self.query_one("#sample-wave", Waveform).audio
-        if self.manifest is None or audio is None or self.app.audition is None:
+        self.play(self.query_one("#samples", DataTable).cursor_row)
+
+    def play(self, row: int) -> None:
+        """Play sample ``row`` once, as rendered."""
+        if self.manifest is None or self.app.audition is None or not 0 <= row < len(self.kit.regions):
             return
-        self.app.audition.preview(*audio)
-        self.post_message(Say(f"playing {self.manifest['regions'][table.cursor_row]['sample']}"))
+        self.app.audition.preview(self.kit.regions[row].audio[:-1], self.kit.sample_rate)
+        self.post_message(Say(f"playing {self.manifest['regions'][row]['sample']}"))
 
     def action_toggle_picture(self) -> None:
         wave, spectrum = self.query_one("#sample-wave"), self.query_one("#sample-spectrum")

@@ -9,6 +9,11 @@ from textual.widget import Widget
 
 from lts_sampler import pictures
 
+SOURCE_COLOURS = ("#3b82f6", "#f59e0b", "#10b981", "#a855f7")
+"""Sources A, B, C, D wherever they are drawn: in the latent picture, at the pad's corners."""
+MIX_COLOUR = "#ef4444"
+"""The mix being shown: its latent trajectory, the pad's selected cell."""
+
 
 class Waveform(Widget):
     """A waveform; the excerpt (offset, duration in seconds; None: to the end) stands out."""

@@ -122,12 +122,13 @@ class SourcesPane(VerticalScroll):
             listing.remove_children()
             editors = [SourceEditor(i) for i in range(len(pair.sources))]
             listing.mount_all(editors)
-            self.call_after_refresh(self._fill)
+            self.call_after_refresh(self._fill, editors)
         else:
-            self._fill()
+            self._fill(editors)
 
-    def _fill(self) -> None:
-        for editor, excerpt in zip(self.query(SourceEditor), self.pair.sources):
+    def _fill(self, editors: list[SourceEditor]) -> None:
+        """Show the pair's sources in ``editors`` (not the ones they replace, maybe not yet removed)."""
+        for editor, excerpt in zip(editors, self.pair.sources):
             editor.show(excerpt)
 
     def focused_source(self) -> int:

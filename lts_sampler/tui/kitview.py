@@ -32,6 +32,13 @@ GRID_COLUMNS = (("sample", None), ("s", 5))
 """A grid kit's samples: the pad beside them shows each cell's mix, and every cell plays on all keys."""
 
 
+def morph_cc() -> int:
+    """The controller a morph kit's layers cross-fade on (the kit module, loaded with the kit)."""
+    from lts_sampler.kit import MORPH_CC
+
+    return MORPH_CC
+
+
 def note_name(note: int) -> str:
     return f"{NOTE_NAMES[note % 12]}{note // 12 - 1}"
 
@@ -69,6 +76,8 @@ class Piano(Widget):
     mapped: reactive[frozenset[int]] = reactive(frozenset())
     wheel: reactive[int] = reactive(0)
     """The mod wheel (CC1), 0–127."""
+    on_pad: reactive[bool] = reactive(False)
+    """A grid kit: its pad, not the wheel, sets the controllers."""
 
     def render(self) -> Text:
         rows = [Text(), Text(), Text()]
@@ -83,7 +92,8 @@ class Piano(Widget):
                 rows[0].append(f" {PIANO[black]}", style=self._style(black, "bold"))
             else:
                 rows[0].append("    ")
-        rows[2].append(f"  z/x octave · , . mod wheel {self.wheel}", style="dim")
+        controls = "←↑↓→ on the pad" if self.on_pad else f", . mod wheel {self.wheel}"
+        rows[2].append(f"  z/x octave · {controls}", style="dim")
         return Text("\n").join(rows)
 
     def _style(self, i: int, plain: str) -> str:
@@ -165,8 +175,12 @@ class KitPane(Vertical):
         for label, width in GRID_COLUMNS if grid else COLUMNS:
             table.add_column(label, width=width)
         title = self.query_one("#kit-title", Static)
+        piano = self.query_one(Piano)
+        piano.on_pad = grid is not None
         if self.app.audition is not None:
             self.app.audition.set_kit(kit)
+            if grid is None:  # the controllers may still be where another kit's pad left them
+                self.app.audition.control_change(morph_cc(), piano.wheel)
         if manifest is None:
             title.update(f"no kit at {folder} yet: ctrl+r renders one")
             self.query_one(Piano).mapped = frozenset()
@@ -180,7 +194,6 @@ class KitPane(Vertical):
             table.add_row(region["sample"], *mix, seconds, key=region["sample"])
         title.update(f"{folder}/{manifest['name']}.sfz · {manifest['mode']} · {len(manifest['regions'])} samples"
                      f" · {manifest['model']['name']}")
-        piano = self.query_one(Piano)
         piano.base = manifest["root"] - manifest["root"] % 12
         piano.mapped = frozenset(n for r in kit.regions for n in range(r.lokey, r.hikey + 1))
         if grid:
@@ -277,11 +290,15 @@ class KitPane(Vertical):
         piano = self.query_one(Piano)
         piano.base = int(np.clip(piano.base + 12 * step, 0, 108))
 
+    def check_action(self, action: str, parameters: tuple) -> bool:
+        """On a grid kit the pad moves the controllers, not the mod wheel keys."""
+        return not (action == "wheel" and self.manifest is not None and "grid" in self.manifest)
+
     def action_wheel(self, step: int) -> None:
         piano = self.query_one(Piano)
         piano.wheel = int(np.clip(piano.wheel + step, 0, 127))
         if self.app.audition is not None:
-            self.app.audition.control_change(1, piano.wheel)
+            self.app.audition.control_change(morph_cc(), piano.wheel)
 
     def action_play_sample(self) -> None:
         self.play(self.query_one("#samples", DataTable).cursor_row)

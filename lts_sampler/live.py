@@ -10,6 +10,12 @@ Three threads share a performance, and only the audio callback touches the sampl
 - PortAudio's callback handles the passed messages at the start of each block, renders the
   block (mono, copied to every output channel) and counts the underruns PortAudio reports.
 
+A grid kit's pad moves on its two controllers (CC1 and CC2 unless the kit names others), and
+the MIDI thread prints the nearest cell whenever it changes. ``play`` on a terminal moves the
+pad with the arrow keys too: the main thread reads them, the terminal in cbreak mode until play
+stops; left/right step a cell along X, down/up along Y, each step passed on as the controller
+message a keyboard would send, to the value where that cell sounds alone.
+
 Audio device: ``--output`` takes the first output whose name or host API contains the text.
 By default a running JACK server is preferred (PortAudio's JACK host API, which lists devices
 only while a server runs), else the system's default output. Under JACK the audio client is
@@ -29,10 +35,14 @@ import dataclasses
 import gc
 import os
 import queue
+import re
+import select
 import signal
 import sys
+import termios
 import threading
 import time
+import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,7 +50,9 @@ import mido
 
 from lts_sampler.doctor import quiet_native
 from lts_sampler.errors import LtsError
-from lts_sampler.sampler import Kit, Sampler, load_kit
+from lts_sampler.grid import Grid
+from lts_sampler.kit import crossfade_points
+from lts_sampler.sampler import RESET_CC, Kit, Sampler, load_kit
 
 RENDER_OFFLINE = "to render offline instead: lts-sampler render-midi KIT song.mid -o out.wav"
 JACK_HOSTAPI = "JACK Audio Connection Kit"
@@ -49,6 +61,10 @@ NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SWITCH_INTERVAL_S = 0.001
 """How soon a thread hands the GIL to the audio callback (Python's default, 5 ms, is almost a
 whole 256-frame block)."""
+ARROW_KEY = re.compile(rb"\x1b[\[O]([ABCD])")
+"""An arrow key as a terminal sends it (in normal or application cursor mode)."""
+PAD_STEPS = {b"A": (0, 1), b"B": (0, -1), b"C": (1, 0), b"D": (-1, 0)}
+"""Up, down, right and left: a step on the pad in cells (X, Y)."""
 
 
 def play_command(args: argparse.Namespace) -> int:
@@ -61,8 +77,9 @@ def play_command(args: argparse.Namespace) -> int:
     performance = Performance(kits, output, voices=args.voices, block=args.block)
     with midi_errors(api):
         port = backend.open_input(port_name, callback=performance.receive)
+    keys = sys.stdin.fileno() if kit.grid is not None and foreground_terminal(sys.stdin) else None
     with port:
-        return performance.run(f"playing {kit.name}: MIDI in '{port_name}' ({api or 'default'})")
+        return performance.run(f"playing {kit.name}: MIDI in '{port_name}' ({api or 'default'})", keys=keys)
 
 
 def bridge_command(args: argparse.Namespace) -> int:
@@ -124,15 +141,19 @@ class Performance:
         self.program = 0
         self.sampler = Sampler(kits.load(0), sample_rate=output.sample_rate, max_voices=voices)
         self.notes = self.underruns = 0
-        self._inbox: queue.SimpleQueue[mido.Message | None] = queue.SimpleQueue()  # driver → MIDI thread
+        self._controllers = [0] * 128  # every controller as last passed on (the MIDI thread's copy)
+        # into the MIDI thread: messages from the driver, pad steps (X, Y) from the arrow keys, None to stop
+        self._inbox: queue.SimpleQueue[mido.Message | tuple[int, int] | None] = queue.SimpleQueue()
         self._to_audio: collections.deque[mido.Message] = collections.deque()  # MIDI thread → audio callback
 
     def receive(self, message: mido.Message) -> None:
         """Take a message from the MIDI driver (its thread; must return at once)."""
         self._inbox.put(message)
 
-    def run(self, description: str) -> int:
-        """Play until SIGINT or SIGTERM: print a ready line first and a summary last."""
+    def run(self, description: str, *, keys: int | None = None) -> int:
+        """Play until SIGINT or SIGTERM: print a ready line first (and a grid kit's pad) and a
+        summary last. ``keys``: a terminal (file descriptor) whose arrow keys move the pad; it is
+        in cbreak mode until then."""
         ended = threading.Event()  # set by a signal, or by PortAudio if the stream stops on its own
         gc.freeze()  # else a full collection, walking every object loaded so far, stalls a block for ~13 ms
         stream = open_stream(self.output, self._audio, self.block, finished=ended.set)
@@ -148,10 +169,18 @@ class Performance:
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            print(f"ready: {description}; audio out '{self.output.name}' [{self.output.hostapi}] "
-                  f"{self.output.sample_rate} Hz, {self.block}-frame blocks; Ctrl-C stops", flush=True)
-            while not ended.wait(0.25) and stream.active:  # a signal may land on any thread: look
-                pass
+            with cbreak(keys) if keys is not None else contextlib.nullcontext():
+                print(f"ready: {description}; audio out '{self.output.name}' [{self.output.hostapi}] "
+                      f"{self.output.sample_rate} Hz, {self.block}-frame blocks; Ctrl-C stops", flush=True)
+                grid = self.sampler.kit.grid
+                if grid is not None:
+                    print(describe_pad(grid) + ("; arrows move the pad" if keys is not None else ""))
+                    print(self._pad_line(grid), flush=True)
+                while not ended.is_set() and stream.active:  # a signal may land on any thread: look
+                    if keys is None:
+                        ended.wait(0.25)
+                    elif not self._read_keys(keys, timeout=0.25):
+                        keys = None  # the terminal has gone
         finally:
             self._inbox.put(None)
             midi_thread.join()
@@ -169,20 +198,71 @@ class Performance:
             return 1
         return 0
 
+    def _read_keys(self, fd: int, *, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for keys on terminal ``fd``; send each arrow key to the
+        MIDI thread as a step on the pad. False once the terminal has gone."""
+        if not select.select([fd], [], [], timeout)[0]:
+            return True
+        try:
+            typed = os.read(fd, 64)
+        except OSError:  # EIO: hung up
+            return False
+        for arrow in ARROW_KEY.findall(typed):
+            self._inbox.put(PAD_STEPS[arrow])
+        return bool(typed)
+
     def _midi_loop(self) -> None:
         while (message := self._inbox.get()) is not None:
-            if message.type == "program_change":
+            if isinstance(message, tuple):  # an arrow key
+                self._step_pad(*message)
+            elif message.type == "program_change":
                 if message.program < len(self.kits.folders):
                     self._select(message.program)
-                continue
-            if message.type == "note_on" and message.velocity > 0:
+            elif message.type == "note_on" and message.velocity > 0:
                 if self.sampler.kit.changed_on_disk():
                     self._select(self.program)
                 self._to_audio.append(message)
                 self.notes += 1
                 print(f"note {note_name(message.note)} ({message.note}) vel {message.velocity}", flush=True)
+            elif message.type == "control_change":
+                self._control(message)
             else:
                 self._to_audio.append(message)
+
+    def _control(self, message: mido.Message, *, report: bool = False) -> None:
+        """Pass a controller on; on a grid kit, print where the pad stands when its nearest
+        cell changes (or in any case, ``report``)."""
+        grid = self.sampler.kit.grid
+        before = self._pad_cell(grid) if grid is not None else None
+        self._to_audio.append(message)
+        if message.control == RESET_CC:
+            self._controllers = [0] * 128
+        else:
+            self._controllers[message.control] = message.value
+        if grid is not None and (report or self._pad_cell(grid) != before):
+            print(self._pad_line(grid), flush=True)
+
+    def _step_pad(self, dx: int, dy: int) -> None:
+        """Move a grid kit's pad ``dx`` cells along X or ``dy`` along Y (an arrow key), to the
+        controller value where the next cell sounds alone."""
+        grid = self.sampler.kit.grid
+        if grid is None:
+            return
+        i, j = self._pad_cell(grid)
+        control, cell = (grid.cc_x, i + dx) if dx else (grid.cc_y, j + dy)
+        value = crossfade_points(grid.size)[min(grid.size - 1, max(0, cell))]  # where that cell sounds alone
+        self._control(mido.Message("control_change", control=control, value=value), report=True)
+
+    def _pad_cell(self, grid: Grid) -> tuple[int, int]:
+        return pad_cell(grid, self._controllers[grid.cc_x], self._controllers[grid.cc_y])
+
+    def _pad_line(self, grid: Grid) -> str:
+        """``pad g2-3: x 0.50 y 0.75 (CC1 64, CC2 95)``: the nearest cell, its position on the
+        pad (corner units) and the controllers' values."""
+        x, y = self._controllers[grid.cc_x], self._controllers[grid.cc_y]
+        i, j = pad_cell(grid, x, y)
+        return (f"pad g{i}-{j}: x {grid.position(i):.2f} y {grid.position(j):.2f} "
+                f"(CC{grid.cc_x} {x}, CC{grid.cc_y} {y})")
 
     def _select(self, program: int) -> None:
         """Load kit ``program`` (again, if re-rendered) and give it to the sampler for new notes."""
@@ -194,7 +274,8 @@ class Performance:
             return
         reloaded = kit is not self.sampler.kit and program == self.program
         self.sampler.kit, self.program = kit, program
-        print(f"kit {program}: {kit.name} ({kit.mode}){' reloaded' if reloaded else ''}", flush=True)
+        mode = f"grid, {describe_pad(kit.grid)}" if kit.grid is not None else kit.mode
+        print(f"kit {program}: {kit.name} ({mode}){' reloaded' if reloaded else ''}", flush=True)
 
     def _audio(self, outdata, frames: int, time_info, status) -> None:
         """PortAudio's callback: ``outdata`` [frames, channels] float32 to fill."""
@@ -216,6 +297,40 @@ def realtime_priority() -> None:
 def note_name(note: int) -> str:
     """MIDI note number → name with octave, 60 → C4."""
     return f"{NOTE_NAMES[note % 12]}{note // 12 - 1}"
+
+
+# --- the pad of a grid kit -------------------------------------------------------------------
+
+
+def pad_cell(grid: Grid, x: int, y: int) -> tuple[int, int]:
+    """The cell (i, j) nearest to the pad's controller values ``x`` (``cc_x``) and ``y`` (``cc_y``), 0–127."""
+    return round(x * (grid.size - 1) / 127), round(y * (grid.size - 1) / 127)
+
+
+def describe_pad(grid: Grid) -> str:
+    """``3 × 3 pad, X on CC1, Y on CC2``."""
+    return f"{grid.size} × {grid.size} pad, X on CC{grid.cc_x}, Y on CC{grid.cc_y}"
+
+
+def foreground_terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal this process reads in the foreground (not a pipe, not
+    started with ``&``, where changing the terminal's mode would stop the process)."""
+    try:
+        return stream is not None and stream.isatty() and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def cbreak(fd: int) -> Iterator[None]:
+    """Terminal ``fd`` in cbreak mode (each key at once, unechoed; Ctrl-C still a signal), its
+    settings restored on the way out, however it is left."""
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 # --- MIDI ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """``lts-sampler render-midi``: a MIDI file played through a kit, offline, into a WAV file.
 
-Deterministic: events are applied at their exact sample (tempo changes honoured, through
-mido's reader), the audio between them is rendered in blocks of at most ``BLOCK`` frames,
+Deterministic: events (notes, and controllers such as a morph kit's mod wheel or a grid kit's
+two pad controllers) are applied at their exact sample (tempo changes honoured, through mido's
+reader), the audio between them is rendered in blocks of at most ``BLOCK`` frames,
 and after the last event the render goes on until every voice has ended (releases, or the
 samples running out).
 """
@@ -44,7 +45,7 @@ def read_midi_events(path: str | Path) -> list[tuple[float, mido.Message]]:
             now += message.time
             if not message.is_meta and message.type != "sysex":
                 events.append((now, message))
-    except Exception as err:  # mido raises many kinds (OSError, EOFError, ValueError, KeyError…) on bad files
+    except Exception as err:  # noqa: BLE001 (mido raises many kinds: OSError, EOFError, ValueError, KeyError… on bad files)
         detail = str(err) or "the file ends too early"
         raise LtsError(f"cannot read MIDI file {path} ({type(err).__name__}: {detail}); give a standard MIDI file (.mid)") from None
     if not any(m.type == "note_on" and m.velocity > 0 for _, m in events):

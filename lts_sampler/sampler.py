@@ -3,64 +3,78 @@
 What a kit's SFZ says (:func:`lts_sampler.kit.sfz_text`) and how it is played here:
 
 - ``keys`` mode: one region per key, ``pitch_keytrack=0``: the sample as rendered.
-- ``morph`` mode: every layer spans all keys and is transposed by resampling (linear
-  interpolation) relative to its ``pitch_keycenter``; the mod wheel (CC1) crossfades the
-  layers over their ``xfin``/``xfout`` ranges with ``xf_cccurve=power`` (gains √t and √(1 − t)),
-  starting from ``set_cc1=0``, and keeps doing so while notes sound.
+- ``morph`` and ``grid`` modes: every layer spans its bank's keys (``lokey``–``hikey``; a kit
+  of several pitches has a bank per pitch, so a note plays only its bank's regions, one per
+  layer) and is transposed by resampling (linear interpolation) relative to its
+  ``pitch_keycenter``.
+- Crossfades on any controller, as ``xfin_locc{N}``/``xfin_hicc{N}`` (fade in as CC N rises
+  over the range) and ``xfout_locc{N}``/``xfout_hicc{N}`` (fade out), with
+  ``xf_cccurve=power`` (gains √t and √(1 − t)): a morph kit fades its layers on the mod wheel
+  (CC1), a grid kit its cells on two controllers (X and Y), and a region's gain is the product
+  of its fades on every controller, as SFZ players do. Every controller starts at 0
+  (``set_ccN=0``); the gains follow the controllers while notes sound, ramped over each block.
 - ``ampeg_release``: a linear fade to silence after note-off; amplitude ∝ velocity² (SFZ's
   default ``amp_veltrack=100``); round robins by ``seq_length``/``seq_position``, one counter
-  per layer.
+  per layer and key range.
 
-MIDI, on every channel: note on/off, CC1, sustain pedal (CC64), all sound off (CC120), reset
-controllers (CC121), all notes off (CC123). Anything else, or garbage, is ignored.
-The engine is not thread-safe: one thread feeds it and renders.
+MIDI, on every channel: note on/off; every controller 0–127 is kept (for the crossfades), and
+four are engine controls too: sustain pedal (CC64), all sound off (CC120), reset controllers
+(CC121: every controller back to 0), all notes off (CC123). Anything else, or garbage, is
+ignored. The engine is not thread-safe: one thread feeds it and renders.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import mido
 import numpy as np
 import soundfile as sf
 
 from lts_sampler.errors import LtsError
-from lts_sampler.kit import MORPH_CC, RELEASE_S, read_manifest
+from lts_sampler.grid import Grid
+from lts_sampler.kit import RELEASE_S, read_manifest
 
 SUSTAIN_CC, ALL_SOUND_OFF_CC, RESET_CC, ALL_NOTES_OFF_CC = 64, 120, 121, 123
 STEAL_FADE_S = 0.005
 """A stolen voice fades out this fast instead of stopping with a click."""
+CROSSFADE = re.compile(r"(xfin|xfout)_(lo|hi)cc(\d+)")
+UNFADED = {"xfin": (0, 0), "xfout": (127, 127)}
+"""SFZ's defaults for a crossfade range of which kit.json gives one end only."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Region:
     """One sample and where it plays: keys ``lokey``–``hikey``; transposed relative to
     ``keycenter`` (None: never transposed); ``layer`` and ``round_robin`` (1-based) as in
-    kit.json; CC1 crossfade ranges ``xfin``/``xfout`` (None: no fade on that side)."""
+    kit.json; ``index``, its place in the kit's regions; crossfades ``xfin`` and ``xfout``,
+    controller → (lo, hi): the region fades in (out) as that controller rises from lo to hi."""
 
     audio: np.ndarray  # [n + 1] float32: the sample and a zero, a view of the kit's store
     start: int  # where ``audio`` begins in the kit's store
+    index: int
     lokey: int
     hikey: int
     keycenter: int | None
     layer: int
     round_robin: int
-    xfin: tuple[int, int] | None
-    xfout: tuple[int, int] | None
+    xfin: dict[int, tuple[int, int]]
+    xfout: dict[int, tuple[int, int]]
 
-    @functools.cached_property
-    def crossfade(self) -> list[float]:
-        """The region's gain at each CC1 value 0–127 (power curve)."""
-        cc = np.arange(128)
+    def crossfade(self, cc: int) -> np.ndarray:
+        """The region's gain [128] at each value 0–127 of controller ``cc`` (power curve; 1
+        where it does not fade on ``cc``)."""
+        values = np.arange(128)
         gain = np.ones(128)
-        if self.xfin is not None:
-            gain *= np.sqrt(_ramp(cc, *self.xfin))
-        if self.xfout is not None:
-            gain *= np.sqrt(1.0 - _ramp(cc, *self.xfout))
-        return gain.tolist()
+        if cc in self.xfin:
+            gain *= np.sqrt(_ramp(values, *self.xfin[cc]))
+        if cc in self.xfout:
+            gain *= np.sqrt(1.0 - _ramp(values, *self.xfout[cc]))
+        return gain
 
 
 def _ramp(cc: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -75,7 +89,8 @@ class Kit:
     """A rendered kit in memory: its regions, all their samples back to back in ``store``
     (each followed by a zero; real part: the sample, imaginary part: the slope to the next
     sample, so that one gather fetches both for interpolation), and the kit.json stamp it
-    was loaded from."""
+    was loaded from; ``fades`` tabulates every region's crossfade on each controller the kit
+    fades on (``fade_ccs``); ``grid``, a grid kit's pad."""
 
     name: str
     path: Path
@@ -83,10 +98,21 @@ class Kit:
     mode: str
     root: int
     regions: list[Region]
-    round_robins: int
+    by_note: list[list[list[Region]]]  # [128] the regions on each key: per layer, its round robins
     layers: int
     stamp: int  # kit.json's modification time (ns) when loaded
     store: np.ndarray  # [Σ (n + 1)] complex64: sample + 1j · slope
+    fade_ccs: tuple[int, ...]  # ascending
+    fades: np.ndarray  # [len(fade_ccs), len(regions), 128] float64: Region.crossfade of each
+    grid: Grid | None
+
+    def gains(self, controllers: Sequence[int]) -> list[float]:
+        """Each region's gain at the controller values ``controllers`` [128]: the product of
+        its crossfades."""
+        gains = np.ones(len(self.regions))
+        for cc, table in zip(self.fade_ccs, self.fades):
+            gains *= table[:, controllers[cc]]
+        return gains.tolist()
 
     def changed_on_disk(self) -> bool:
         """True once kit.json has been rewritten (the kit was rendered again)."""
@@ -117,17 +143,41 @@ def load_kit(path: str | Path) -> Kit:
         audio = [_read_sample(folder / "samples" / r["sample"], sample_rate) for r in specs]
         store = np.concatenate([np.append(a, np.float32(0.0)) for a in audio])
         starts = np.cumsum([0] + [len(a) + 1 for a in audio[:-1]])
-        regions = [_region(store[start : start + len(a) + 1], int(start), r, mode) for a, start, r in zip(audio, starts, specs)]
+        regions = [_region(store[start : start + len(a) + 1], int(start), index, r, mode)
+                   for index, (a, start, r) in enumerate(zip(audio, starts, specs))]
     except (KeyError, TypeError, ValueError) as err:
         raise LtsError(f"{folder / 'kit.json'} lacks a region field ({err}); render the kit again") from None
     slope = np.append(np.diff(store), np.float32(0.0))
     slope[starts[1:] - 1] = 0.0  # never interpolate into the next sample
     store = store + 1j * slope
+    fade_ccs = tuple(sorted({cc for r in regions for cc in (*r.xfin, *r.xfout)}))
+    fades = np.array([[r.crossfade(cc) for r in regions] for cc in fade_ccs]).reshape(len(fade_ccs), len(regions), 128)
     return Kit(
         name=str(manifest.get("name", folder.name)), path=folder, sample_rate=sample_rate, mode=mode, root=root,
-        regions=regions, round_robins=int(manifest["settings"].get("round_robins", 1)),
-        layers=len(manifest["layers"]), stamp=stamp, store=store.astype(np.complex64),
+        regions=regions, by_note=_by_note(regions), layers=len(manifest["layers"]), stamp=stamp,
+        store=store.astype(np.complex64), fade_ccs=fade_ccs, fades=fades,
+        grid=Grid.from_dict(manifest["grid"]) if "grid" in manifest else None,
     )
+
+
+def _by_note(regions: list[Region]) -> list[list[list[Region]]]:
+    """For each key 0–127, the regions that cover it: a list per layer (in layer order) of
+    its round robins (in ``seq_position`` order). Keys covered by the same key ranges share
+    one list."""
+    ranges: dict[tuple[int, int], list[Region]] = {}
+    for region in regions:
+        ranges.setdefault((region.lokey, region.hikey), []).append(region)
+    shared: dict[tuple, list[list[Region]]] = {}
+    by_note = []
+    for note in range(128):
+        covering = tuple(r for r in ranges if r[0] <= note <= r[1])
+        if covering not in shared:
+            layers: dict[int, list[Region]] = {}
+            for region in (region for r in covering for region in ranges[r]):
+                layers.setdefault(region.layer, []).append(region)
+            shared[covering] = [sorted(layers[k], key=lambda r: r.round_robin) for k in sorted(layers)]
+        by_note.append(shared[covering])
+    return by_note
 
 
 def _read_sample(path: Path, sample_rate: int) -> np.ndarray:
@@ -140,15 +190,22 @@ def _read_sample(path: Path, sample_rate: int) -> np.ndarray:
     return audio.mean(axis=1)
 
 
-def _region(audio: np.ndarray, start: int, spec: dict, mode: str) -> Region:
+def _region(audio: np.ndarray, start: int, index: int, spec: dict, mode: str) -> Region:
     if mode == "keys":
         lokey = hikey = int(spec["key"])
         keycenter = None
     else:
         lokey, hikey, keycenter = int(spec["lokey"]), int(spec["hikey"]), int(spec["pitch_keycenter"])
-    xfin = (spec["xfin_locc1"], spec["xfin_hicc1"]) if "xfin_locc1" in spec else None
-    xfout = (spec["xfout_locc1"], spec["xfout_hicc1"]) if "xfout_locc1" in spec else None
-    return Region(audio, start, lokey, hikey, keycenter, int(spec["layer"]), int(spec["round_robin"]), xfin, xfout)
+    fades: dict[str, dict[int, tuple[int, int]]] = {"xfin": {}, "xfout": {}}
+    for opcode, value in spec.items():
+        if found := CROSSFADE.fullmatch(opcode):
+            side, end, cc = found[1], found[2], int(found[3])
+            if cc > 127:
+                raise ValueError(f"{opcode} names no controller 0–127")
+            lo, hi = fades[side].get(cc, UNFADED[side])
+            fades[side][cc] = (int(value), hi) if end == "lo" else (lo, int(value))
+    return Region(audio, start, index, lokey, hikey, keycenter, int(spec["layer"]), int(spec["round_robin"]),
+                  fades["xfin"], fades["xfout"])
 
 
 @dataclasses.dataclass
@@ -176,12 +233,13 @@ class Voice:
         if not self.released:
             self.fall = 1.0 / max(1.0, seconds * sample_rate)
 
-    def reads(self, cc: int, frames: int) -> list[tuple]:
+    def reads(self, kit_gains: list[float], frames: int) -> list[tuple]:
         """What the next ``frames`` samples read, one tuple per region that sounds:
         (first sample in the store, fraction past it, step, last sample (its zero), gain at
-        the start and at the end of the block, envelope level and fall, velocity gain).
-        Then moves the voice on; ``ended`` tells whether it is done."""
-        gains = [region.crossfade[cc] for region in self.regions]
+        the start and at the end of the block, envelope level and fall, velocity gain), the
+        gain ramping from the last block's to ``kit_gains`` (:meth:`Kit.gains`, the voice's
+        kit at the controllers now). Then moves the voice on; ``ended`` tells whether it is done."""
+        gains = [kit_gains[region.index] for region in self.regions]
         start = gains if self.gains is None else self.gains
         self.gains = gains
         first, fraction = int(self.position), self.position - int(self.position)
@@ -217,8 +275,8 @@ class Sampler:
         self.voices: list[Voice] = []
         self._stolen: list[Voice] = []
         self._parser = _MidiStream()
-        self._sequence: dict[tuple[int, int], int] = {}  # (layer, key) → note-ons so far
-        self.cc = 0
+        self._sequence: dict[tuple[int, int], int] = {}  # (layer, lowest key) → note-ons so far
+        self.controllers = [0] * 128  # the value of every controller
         self.sustain = False
 
     @property
@@ -270,9 +328,8 @@ class Sampler:
 
     def control_change(self, control: int, value: int) -> None:
         control, value = _clip(control), _clip(value)
-        if control == MORPH_CC:
-            self.cc = value
-        elif control == SUSTAIN_CC:
+        self.controllers[control] = value
+        if control == SUSTAIN_CC:
             self.sustain = value >= 64
             if not self.sustain:
                 self._release(lambda voice: voice.sustained)
@@ -281,17 +338,21 @@ class Sampler:
         elif control == ALL_SOUND_OFF_CC:
             self.voices, self._stolen = [], []
         elif control == RESET_CC:
-            self.cc, self.sustain = 0, False
+            self.controllers, self.sustain = [0] * 128, False
             self._release(lambda voice: voice.sustained)
 
     def render(self, frames: int) -> np.ndarray:
         """The next ``frames`` samples of output: [frames] float32, mono."""
         out = np.zeros(frames, dtype=np.float32)
+        gains: dict[int, list[float]] = {}  # id(kit) → its regions' gains at the controllers now
         by_kit: dict[int, tuple[Kit, list[tuple]]] = {}
         for voice in self.voices + self._stolen:
-            reads = voice.reads(self.cc, frames)
+            key = id(voice.kit)
+            if key not in gains:
+                gains[key] = voice.kit.gains(self.controllers)
+            reads = voice.reads(gains[key], frames)
             if reads:
-                by_kit.setdefault(id(voice.kit), (voice.kit, []))[1].extend(reads)
+                by_kit.setdefault(key, (voice.kit, []))[1].extend(reads)
         self.voices = [v for v in self.voices if not v.ended]
         self._stolen = [v for v in self._stolen if not v.ended]
         for kit, reads in by_kit.values():
@@ -299,18 +360,14 @@ class Sampler:
         return out
 
     def _pick_regions(self, note: int) -> list[Region]:
-        """One region per layer for ``note``: the round robin whose turn it is."""
-        by_layer: dict[int, list[Region]] = {}
-        for region in self.kit.regions:
-            if region.lokey <= note <= region.hikey:
-                by_layer.setdefault(region.layer, []).append(region)
+        """One region per layer for ``note``: the round robin whose turn it is (the round
+        robins of a layer on one key range take turns)."""
         picked = []
-        for layer, candidates in sorted(by_layer.items()):
-            key = (layer, note if self.kit.mode == "keys" else -1)
+        for robins in self.kit.by_note[note]:
+            key = (robins[0].layer, robins[0].lokey)
             turn = self._sequence.get(key, 0)
             self._sequence[key] = turn + 1
-            wanted = turn % self.kit.round_robins + 1
-            picked.append(next((r for r in candidates if r.round_robin == wanted), candidates[0]))
+            picked.append(robins[turn % len(robins)])
         return picked
 
     def _release(self, which) -> None:
@@ -361,7 +418,7 @@ class _MidiStream:
     (skipped, and cancelling running status), real-time bytes anywhere (ignored), stray
     data bytes (dropped)."""
 
-    LENGTHS = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+    LENGTHS: ClassVar[dict[int, int]] = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 
     def __init__(self):
         self._status: int | None = None

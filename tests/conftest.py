@@ -138,3 +138,8 @@ def morph_kit(tmp_path_factory) -> Path:
     """The demo pair in morph mode: 5 layers (α −0.5…1.5) over every key, CC1 morphs."""
     return demo_kit(tmp_path_factory.mktemp("kits") / "morph", "--mode", "morph", "--alphas", "-0.5:1.5:0.5")
 
+
+@pytest.fixture(scope="session")
+def grid_kit(tmp_path_factory) -> Path:
+    """The four demo clips on a 3 × 3 pad: 9 cells of 0.6 s over every key, CC1 moves X, CC2 Y."""
+    return demo_kit(tmp_path_factory.mktemp("kits") / "grid", "--grid", "3", "--quality", "draft", "--duration", "0.6")

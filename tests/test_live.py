@@ -7,15 +7,21 @@ are stamped with JACK frame times, so note-on → sound is measured on one clock
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import termios
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import jack
 import mido
 import numpy as np
 import pytest
@@ -39,8 +45,8 @@ def note_off(note: int) -> mido.Message:
     return mido.Message("note_off", note=note)
 
 
-def wheel(value: int) -> mido.Message:
-    return mido.Message("control_change", control=1, value=value)
+def wheel(value: int, control: int = 1) -> mido.Message:
+    return mido.Message("control_change", control=control, value=value)
 
 
 def program(number: int) -> mido.Message:
@@ -54,10 +60,12 @@ def lts_sampler(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def kits(tmp_path_factory) -> Path:
-    """Two demo kits: 0 = a-keys (keys C4–G#4), 1 = b-morph (every key, CC1 morphs)."""
+    """Three demo kits: 0 = a-keys (keys C4–G#4), 1 = b-morph (every key, CC1 morphs),
+    2 = c-grid (a 3 × 3 pad of 0.6 s samples, CC1 moves X and CC2 Y)."""
     folder = tmp_path_factory.mktemp("kits")
-    for name, mode in (("a-keys", "keys"), ("b-morph", "morph")):
-        done = lts_sampler("render", "--demo", "--mode", mode, "-o", str(folder / name))
+    for name, args in (("a-keys", ["--mode", "keys"]), ("b-morph", ["--mode", "morph"]),
+                       ("c-grid", ["--grid", "3", "--quality", "draft", "--duration", "0.6"])):
+        done = lts_sampler("render", "--demo", *args, "-o", str(folder / name))
         assert done.returncode == 0, done.stderr
     return folder
 
@@ -130,6 +138,34 @@ def sounded(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > ONSET)
     assert loud.size, "no sound"
     return audio[loud[0]:]
+
+
+def cell_samples(kit: Path) -> dict[tuple[int, int], np.ndarray]:
+    """A grid kit's sample of each cell (i, j)."""
+    manifest = json.loads((kit / "kit.json").read_text())
+    return {tuple(manifest["layers"][r["layer"]]["cell"]): sf.read(kit / "samples" / r["sample"], dtype="float32")[0]
+            for r in manifest["regions"]}
+
+
+def likeness(take: np.ndarray, sample: np.ndarray, frames: int = 8192) -> float:
+    """How alike a recording ``take`` (from a note-on) and a sample's first ``frames`` are: the
+    peak of their normalised cross-correlation within ``take``'s first 4096 frames (latency).
+    By FFT, in short steps: a long one would hold Python's lock past the rig's JACK period."""
+    sample = sample[:frames].astype(np.float64)
+    window = take[: frames + 4096].astype(np.float64)
+    n = len(window) + frames
+    correlation = np.fft.irfft(np.fft.rfft(window, n) * np.conj(np.fft.rfft(sample, n)), n)[: len(window) - frames + 1]
+    power = np.concatenate([[0.0], np.cumsum(window**2)])
+    energy = np.sqrt(np.maximum(power[frames:] - power[:-frames], 0.0))  # of each window of ``frames``
+    return float(np.max(correlation / (energy * np.linalg.norm(sample) + 1e-12)))
+
+
+def sounding_cell(take: np.ndarray, cells: dict[tuple[int, int], np.ndarray]) -> tuple[int, int]:
+    """The cell whose sample ``take`` is, which must be unmistakable."""
+    scores = {cell: likeness(take, sample) for cell, sample in cells.items()}
+    best = max(scores, key=scores.get)
+    assert scores[best] > 0.99, scores
+    return best
 
 
 def spectrum_distance(a: np.ndarray, b: np.ndarray, frames: int = 8192) -> float:
@@ -243,10 +279,114 @@ class TestBridge:
         bridge.wait_for("kit 0: a-keys (keys) reloaded", after=mark)
         assert spectrum_distance(before, after) > 0.3
 
+    def test_the_grid_kit_plays_the_cell_its_two_controllers_choose(self, bridge, rig, kits):
+        mark = len(bridge.lines)
+        rig.send(program(2))
+        bridge.wait_for("kit 2: c-grid (grid, 3 × 3 pad, X on CC1, Y on CC2)", after=mark)
+        cells = cell_samples(kits / "c-grid")
+        for x, y, cell in ((0, 0, (0, 0)), (0, 127, (0, 2)), (127, 64, (2, 1))):
+            mark = len(bridge.lines)
+            rig.send(wheel(x), wheel(y, control=2))
+            on, _ = play(rig, 60)
+            assert sounding_cell(rig.audio(on, on + 16384)[:, 0], cells) == cell
+            if (x, y) != (0, 0):  # where the earlier tests left the controllers
+                bridge.wait_for(f"pad g{cell[0]}-{cell[1]}: ", after=mark)
+        assert bridge.wait_for("pad g2-1: ").endswith("x 1.00 y 0.50 (CC1 127, CC2 64)")
+
     def test_bridge_stops_on_sigint_with_a_summary(self, bridge):
         status, stderr = bridge.stop(signal.SIGINT)
         assert status == 0, stderr
         assert "underruns: " in bridge.lines[-1] and "Traceback" not in stderr
+
+
+class Terminal:
+    """A pseudo-terminal that a subprocess runs in, as its controlling terminal (util-linux
+    ``setsid --ctty``): what the subprocess prints is read from it line by line, and keys are
+    typed into it."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        self.settings = termios.tcgetattr(self.slave)
+        self.process: subprocess.Popen | None = None
+        self._pending = b""
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Run ``args`` (its process: not a group leader, so ``setsid`` execs it in place)."""
+        self.process = subprocess.Popen(["setsid", "--ctty", *args], stdin=self.slave, stdout=self.slave,
+                                        stderr=subprocess.PIPE, text=True, env=env)
+        return self.process
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def line(self, start: str = "", timeout: float = 30) -> str:
+        """The next line printed that starts with ``start``, without its end."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" not in self._pending:
+                assert time.monotonic() < deadline, f"no line starting {start!r} printed; so far: {self._pending!r}"
+                if select.select([self.master], [], [], 0.1)[0]:
+                    self._pending += os.read(self.master, 4096)
+                elif self.process.poll() is not None:
+                    pytest.fail(f"exited {self.process.returncode} before a line starting {start!r}: "
+                                f"{self.process.stderr.read()}")
+            line, self._pending = self._pending.split(b"\n", 1)
+            if line.decode().startswith(start):
+                return line.decode().rstrip("\r")
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_terminal(kits):
+    if shutil.which("setsid") is None:
+        pytest.skip("util-linux setsid runs play in a pseudo-terminal; it is not installed")
+    client = f"lts-test pad {os.getpid()}"
+    keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("keys", client_name=client)
+    terminal = Terminal()
+    player = terminal.start(sys.executable, "-m", "lts_sampler.cli", "play", str(kits / "c-grid"), "--midi-api", "jack",
+                            "--midi-in", client)
+    rig = None
+    try:
+        assert terminal.line().startswith("ready: playing c-grid")
+        assert terminal.line() == "3 × 3 pad, X on CC1, Y on CC2; arrows move the pad"
+        assert terminal.line() == "pad g0-0: x 0.00 y 0.00 (CC1 0, CC2 0)"
+        assert not termios.tcgetattr(terminal.slave)[3] & (termios.ICANON | termios.ECHO), "not in cbreak mode"
+        probe = jack.Client(f"lts-test probe {os.getpid()}", no_start_server=True)
+        play_input = probe.get_all_connections(f"{client}:keys")[0].name  # the port play reads the keyboard from
+        probe.close()
+        cells = cell_samples(kits / "c-grid")
+        rig = JackRig(f"lts-test pad rig {os.getpid()}", midi_port=play_input, audio_ports=["lts-sampler:out_0"])
+        on, _ = play(rig, 60)
+        assert sounding_cell(rig.audio(on, on + 16384)[:, 0], cells) == (0, 0)
+        for arrow, line, cell in ((b"\x1b[C", "pad g1-0: x 0.50 y 0.00 (CC1 64, CC2 0)", None),
+                                  (b"\x1b[A", "pad g1-1: x 0.50 y 0.50 (CC1 64, CC2 64)", (1, 1)),
+                                  (b"\x1b[A", "pad g1-2: x 0.50 y 1.00 (CC1 64, CC2 127)", None),
+                                  (b"\x1b[A", "pad g1-2: x 0.50 y 1.00 (CC1 64, CC2 127)", None),  # the edge
+                                  (b"\x1bOD", "pad g0-2: x 0.00 y 1.00 (CC1 0, CC2 127)", (0, 2))):
+            terminal.type(arrow)
+            assert terminal.line("pad") == line
+            if cell is not None:  # and a note sounds there
+                on, _ = play(rig, 60)
+                assert sounding_cell(rig.audio(on, on + 16384)[:, 0], cells) == cell
+        keyboard.send(wheel(100, control=2))  # a keyboard's controller moves the pad too: printed once its cell changes
+        keyboard.send(wheel(80, control=2))
+        assert terminal.line("pad") == "pad g0-1: x 0.00 y 0.50 (CC1 0, CC2 80)"
+        terminal.type(b"\x03")  # Ctrl-C
+        status = player.wait(timeout=20)
+    finally:
+        if rig is not None:
+            rig.close()
+        keyboard.close()
+        if player.poll() is None:
+            player.kill()
+    try:
+        assert status == 0, player.stderr.read()
+        assert terminal.line("stopped after")
+        assert termios.tcgetattr(terminal.slave) == terminal.settings, "the terminal was left in cbreak mode"
+    finally:
+        terminal.close()
 
 
 def test_thirty_seconds_of_playing_without_underruns(kits, tmp_path):
@@ -286,28 +426,72 @@ def test_thirty_seconds_of_playing_without_underruns(kits, tmp_path):
     assert (sounding[-1] - sounding[0]) * 256 > 29.5 * 44100 and loud[sounding[0] : sounding[-1]].all(), "gaps"
 
 
+@contextlib.contextmanager
+def own_jack_server(name: str) -> Iterator[subprocess.Popen]:
+    """A dummy JACK server named ``name`` for one test to stop, killed afterwards in any case."""
+    server = subprocess.Popen(["jackd", "-n", name, *JACKD[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        waited = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "15"], capture_output=True, check=False)
+        assert waited.returncode == 0, "jackd did not start"
+        yield server
+    finally:
+        server.kill()
+
+
 def test_the_bridge_ends_promptly_when_its_jack_server_quits(kits):
     """PortAudio cannot close once the JACK server has gone (it waits ten minutes for it):
     the bridge says what happened and exits without asking it to."""
     name = f"lts-bridge-quits-{os.getpid()}"
-    server = subprocess.Popen(["jackd", "-n", name, *JACKD[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bridge = None
-    try:
-        deadline = time.monotonic() + 15
-        while subprocess.run(["jack_wait", "-s", name, "-c"], capture_output=True).returncode != 0:
-            assert time.monotonic() < deadline, "jackd did not start"
-            time.sleep(0.1)
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "lts_sampler.cli", "bridge", "--kits", str(kits), "--midi-api", "jack",
-             "--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "JACK_DEFAULT_SERVER": name})
-        assert bridge.stdout.readline().startswith("ready:")
-        server.terminate()
-        server.wait(10)
-        out, err = bridge.communicate(timeout=30)
-    finally:
-        server.kill()
-        if bridge is not None and bridge.poll() is None:
-            bridge.kill()
+    with own_jack_server(name) as server:
+        try:
+            bridge = subprocess.Popen(
+                [sys.executable, "-m", "lts_sampler.cli", "bridge", "--kits", str(kits), "--midi-api", "jack",
+                 "--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "JACK_DEFAULT_SERVER": name})
+            assert bridge.stdout.readline().startswith("ready:")
+            server.terminate()
+            server.wait(10)
+            _, err = bridge.communicate(timeout=30)
+        finally:
+            if bridge is not None and bridge.poll() is None:
+                bridge.kill()
     assert bridge.returncode == 1
     assert "the audio stream stopped" in err and "Traceback" not in err
+
+
+KEYBOARD = """import mido, sys, time
+port = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("keys", client_name=sys.argv[1])
+print("open", flush=True)
+time.sleep(60)
+"""
+"""A MIDI keyboard in a process of its own, as a JACK client named by its argument."""
+
+
+def test_play_restores_the_terminal_when_its_jack_server_quits(kits):
+    if shutil.which("setsid") is None:
+        pytest.skip("util-linux setsid runs play in a pseudo-terminal; it is not installed")
+    name = f"lts-play-quits-{os.getpid()}"
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name}
+    terminal = Terminal()
+    with own_jack_server(name) as server:
+        keyboard = subprocess.Popen([sys.executable, "-c", KEYBOARD, f"{name} keys"], stdout=subprocess.PIPE, text=True,
+                                    env=env)  # not named as the server: closing, it would take the server's socket
+        player = None
+        try:
+            assert keyboard.stdout.readline() == "open\n"
+            player = terminal.start(sys.executable, "-m", "lts_sampler.cli", "play", str(kits / "c-grid"),
+                                    "--midi-api", "jack", "--midi-in", f"{name} keys", env=env)
+            assert terminal.line("pad") == "pad g0-0: x 0.00 y 0.00 (CC1 0, CC2 0)"
+            server.terminate()
+            server.wait(10)
+            status = player.wait(timeout=30)
+        finally:
+            keyboard.kill()
+            if player is not None and player.poll() is None:
+                player.kill()
+    try:
+        assert status == 1 and "the audio stream stopped" in player.stderr.read()
+        assert termios.tcgetattr(terminal.slave) == terminal.settings, "the terminal was left in cbreak mode"
+    finally:
+        terminal.close()

@@ -1,4 +1,5 @@
-"""The sampler engine and offline MIDI rendering: played as the kit's SFZ says."""
+"""The sampler engine and offline MIDI rendering: keys, morph, grid kits and kits of several
+pitches played as the kit's SFZ says."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ import soundfile as sf
 from conftest import demo_kit
 from test_cli_train import assert_one_line_error, lts
 
-from lts_sampler.kit import RELEASE_S
+from lts_sampler.cli_render import DEMO_DIR, DEMO_GRID_SOURCES
+from lts_sampler.kit import RELEASE_S, make_kit
 from lts_sampler.midi_render import read_midi_events, render_events
+from lts_sampler.model import ModelBundle, resolve_bundle
+from lts_sampler.pitches import Bank, key_ranges
+from lts_sampler.render import Layer, RenderSettings, Source
 from lts_sampler.sampler import Sampler, load_kit
 from lts_sampler.spectral import quiet_short_input
 
@@ -194,21 +199,138 @@ def test_render_midi_refuses_bad_input_in_one_line(case, keys_kit, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("kit_name", ["keys_kit", "morph_kit"])
+def _declared_regions(folder: Path) -> list[dict[str, str]]:
+    """The opcodes of every ``<region>`` line of the kit's SFZ, in order."""
+    text = next(folder.glob("*.sfz")).read_text()
+    return [dict(re.findall(r"(\w+)=(\S+)", line)) for line in text.splitlines() if line.startswith("<region>")]
+
+
+def _declared_gain(opcodes: dict[str, str], controllers: dict[int, int]) -> float:
+    """A region's gain as an SFZ player computes it (``xf_cccurve=power``): the product of √t
+    over its ``xfin`` ranges and √(1 − t) over its ``xfout`` ranges, t the controller's place
+    in the range; controllers not given are at 0."""
+    gain = 1.0
+    for name, lo in opcodes.items():
+        if found := re.fullmatch(r"(xfin|xfout)_locc(\d+)", name):
+            hi, value = int(opcodes[f"{found[1]}_hicc{found[2]}"]), controllers.get(int(found[2]), 0)
+            t = min(1.0, max(0.0, (value - int(lo)) / (hi - int(lo))))
+            gain *= np.sqrt(t if found[1] == "xfin" else 1.0 - t)
+    return gain
+
+
+@pytest.mark.parametrize("kit_name", ["keys_kit", "morph_kit", "grid_kit"])
 def test_the_engine_reads_the_regions_the_sfz_declares(kit_name, request):
     folder = request.getfixturevalue(kit_name)
     kit = load_kit(folder)
-    text = next(folder.glob("*.sfz")).read_text()
-    declared = [dict(re.findall(r"(\w+)=(\S+)", line)) for line in text.splitlines() if line.startswith("<region>")]
+    declared = _declared_regions(folder)
     assert len(declared) == len(kit.regions)
     for opcodes, region in zip(declared, kit.regions):
         lokey, hikey = (int(opcodes["key"]),) * 2 if "key" in opcodes else (int(opcodes["lokey"]), int(opcodes["hikey"]))
         assert (region.lokey, region.hikey) == (lokey, hikey)
         assert region.keycenter == (int(opcodes["pitch_keycenter"]) if "pitch_keycenter" in opcodes else None)
         for side in ("xfin", "xfout"):
-            expected = (int(opcodes[f"{side}_locc1"]), int(opcodes[f"{side}_hicc1"])) if f"{side}_locc1" in opcodes else None
-            assert getattr(region, side) == expected
+            ccs = [int(name.removeprefix(f"{side}_locc")) for name in opcodes if name.startswith(f"{side}_locc")]
+            assert getattr(region, side) == {cc: (int(opcodes[f"{side}_locc{cc}"]), int(opcodes[f"{side}_hicc{cc}"]))
+                                             for cc in ccs}
         assert np.array_equal(region.audio[:-1], sf.read(folder / "samples" / opcodes["sample"], dtype="float32")[0])
     if kit.mode == "morph":  # xf_cccurve=power: the layers' powers sum to 1 at every wheel position
-        power = np.sum([np.square(region.crossfade) for region in kit.regions], axis=0)
+        power = np.sum([np.square(kit.gains([0, cc] + [0] * 126)) for cc in range(128)], axis=1)
         np.testing.assert_allclose(power, 1.0, atol=1e-9)
+
+
+def _cell_samples(folder: Path) -> dict[tuple[int, int], np.ndarray]:
+    """A grid kit's sample of each cell (i, j), read from its WAV."""
+    manifest = json.loads((folder / "kit.json").read_text())
+    return {tuple(manifest["layers"][r["layer"]]["cell"]): sf.read(folder / "samples" / r["sample"], dtype="float32")[0]
+            for r in manifest["regions"]}
+
+
+def test_at_each_corner_of_the_pad_a_note_sounds_the_corner_cell_alone(grid_kit, tmp_path):
+    corners = [(0, 0), (127, 0), (0, 127), (127, 127)]  # (CC1, CC2): cells (0, 0), (2, 0), (0, 2), (2, 2)
+    controls = [(2.0 * k, cc, value) for k, corner in enumerate(corners) for cc, value in zip((1, 2), corner)]
+    notes = [(2.0 * k + 0.25, 1.0, 60, 100) for k in range(len(corners))]  # after the controllers, at the kit's pitch
+    song = _midi_file(tmp_path / "corners.mid", notes, controls=controls)
+    audio = render_events(load_kit(grid_kit), read_midi_events(song))
+    cells = _cell_samples(grid_kit)
+    for (start, length, _, velocity), (x, y) in zip(notes, corners):
+        on, off = round(start * 0.5 * RATE), round((start + length) * 0.5 * RATE)  # 120 bpm
+        held = audio[on:off]
+        expected = cells[(x // 63, y // 63)][: len(held)] * (velocity / 127) ** 2
+        np.testing.assert_allclose(held, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("x, y", [(0, 0), (20, 100), (32, 96), (64, 64), (90, 40), (127, 127)])
+def test_anywhere_on_the_pad_a_note_mixes_the_cells_with_the_gains_the_sfz_declares(grid_kit, x, y):
+    kit = load_kit(grid_kit)
+    sampler = Sampler(kit)
+    sampler.feed([0xB0, 1, x, 0xB0, 2, y, 0x90, 60, 127])
+    played = sampler.render(int(0.4 * RATE))
+    declared = _declared_regions(grid_kit)
+    expected = sum(_declared_gain(opcodes, {1: x, 2: y}) * region.audio[: len(played)]
+                   for opcodes, region in zip(declared, kit.regions))
+    np.testing.assert_allclose(played, expected, atol=1e-5)
+
+
+def test_the_declared_gains_keep_the_power_constant_over_the_whole_pad(grid_kit):
+    declared = _declared_regions(grid_kit)
+    lattice = list(range(0, 128, 9)) + [127]
+    power = np.array([[sum(_declared_gain(opcodes, {1: x, 2: y}) ** 2 for opcodes in declared) for y in lattice]
+                      for x in lattice])
+    np.testing.assert_allclose(power, 1.0, atol=0.01)
+    kit = load_kit(grid_kit)  # and the engine plays those gains
+    for x in lattice:
+        for y in lattice:
+            controllers = [0] * 128
+            controllers[1], controllers[2] = x, y
+            np.testing.assert_allclose(kit.gains(controllers), [_declared_gain(o, {1: x, 2: y}) for o in declared])
+
+
+def test_moving_cc2_while_a_note_sounds_changes_the_cells_without_a_click(grid_kit):
+    block = 256
+    sampler = Sampler(load_kit(grid_kit))
+    sampler.feed([0x90, 60, 127])  # the pad at (0, 0): cell (0, 0) alone
+    before = np.concatenate([sampler.render(block) for _ in range(40)])
+    sampler.feed([0xB0, 2, 127])  # to (0, 2)
+    after = np.concatenate([sampler.render(block) for _ in range(40)])
+    cells = _cell_samples(grid_kit)
+    first, last = cells[(0, 0)][: 80 * block], cells[(0, 2)][: 80 * block]
+    np.testing.assert_allclose(before, first[: 40 * block], atol=1e-6)
+    np.testing.assert_allclose(after[block:], last[41 * block :], atol=1e-6)  # the next block on: the new cell alone
+    ramp = np.arange(1, block + 1) / block  # over the block the controller moved in, each gain ramps to its new value
+    change = slice(40 * block, 41 * block)
+    np.testing.assert_allclose(after[:block], (1 - ramp) * first[change] + ramp * last[change], atol=1e-6)
+    steps = np.abs(np.diff(np.concatenate([before[-block:], after[: 2 * block]])))
+    near = slice(39 * block, 42 * block)
+    own = max(np.abs(np.diff(first[near])).max(), np.abs(np.diff(last[near])).max())  # the samples' own steps there
+    assert steps.max() <= own + 2 / block, "a click: the output steps further than either cell's sample does"
+    assert np.abs(first[40 * block] - last[40 * block]) > steps.max(), "switching cells at once would have clicked"
+
+
+def test_reset_controllers_puts_the_pad_back_on_its_first_corner(grid_kit):
+    sampler = Sampler(load_kit(grid_kit))
+    sampler.feed([0xB0, 1, 127, 0xB0, 2, 90, 0xB3, 121, 0, 0x90, 60, 127])  # CC121 on any channel
+    np.testing.assert_allclose(sampler.render(4096), _cell_samples(grid_kit)[(0, 0)][:4096], atol=1e-6)
+
+
+def test_a_kit_of_several_pitches_plays_each_note_from_its_own_bank(tmp_path):
+    bundle = ModelBundle.load(resolve_bundle(None), device="cpu")
+    clips = [Source(DEMO_DIR / name, 0.0, 0.6) for name in DEMO_GRID_SOURCES]
+    banks = key_ranges([Bank(48, tuple(clips[:2])), Bank(72, tuple(clips[2:]))])  # keys 36–60 and 61–84
+    make_kit(bundle, banks, [Layer(alpha=0.0), Layer(alpha=1.0)], RenderSettings(n_iter=4), tmp_path / "pitches",
+             mode="morph")
+    folder = tmp_path / "pitches"
+    kit = load_kit(folder)
+    wavs = {(r["pitch_keycenter"], r["layer"]): sf.read(folder / "samples" / r["sample"], dtype="float32")[0]
+            for r in json.loads((folder / "kit.json").read_text())["regions"]}
+    for note, pitch in ((48, 48), (36, 48), (60, 48), (61, 72), (84, 72)):
+        sampler = Sampler(kit)
+        sampler.note_on(note, 127)
+        assert [(r.keycenter, r.layer) for r in sampler.voices[0].regions] == [(pitch, 0), (pitch, 1)], note
+        played = np.concatenate([sampler.render(256) for _ in range(int(0.2 * RATE) // 256)])
+        sample = wavs[(pitch, 0)]  # the mod wheel at 0: layer 0 alone
+        step = 2 ** ((note - pitch) / 12)  # untransposed on the bank's own pitch
+        expected = np.interp(np.arange(len(played)) * step, np.arange(len(sample)), sample)
+        np.testing.assert_allclose(played, expected, atol=1e-4)
+    sampler = Sampler(kit)
+    sampler.note_on(85, 127)  # no bank reaches 85
+    assert not sampler.voices

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,24 +33,48 @@ def find_audio_files(folder: str | Path) -> list[Path]:
     return files
 
 
-@contextlib.contextmanager
-def _quiet_decoder_messages() -> Iterator[None]:
-    """Silence what the C decoders (mpg123 and friends) print to fd 2 while probing a file:
-    a bad file is reported once, by our own error."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (e.g. captured): nothing to silence
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
+class _QuietStderr:
+    """Silences what the C decoders (mpg123 and friends) print to fd 2 while probing a file: a
+    bad file is reported once, by our own error. Threads probing at once share one silence:
+    the first in points fd 2 at /dev/null, the last out points it back (were each to save and
+    restore fd 2 itself, one could "restore" another's /dev/null and silence the process)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._saved: int | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._inside == 0:
+                self._saved = self._silence()
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._inside -= 1
+                if self._inside == 0 and self._saved is not None:
+                    os.dup2(self._saved, 2)
+                    os.close(self._saved)
+                    self._saved = None
+
+    @staticmethod
+    def _silence() -> int | None:
+        """Point fd 2 at /dev/null; the saved fd 2, or None without a real stderr (e.g. captured)."""
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            return None
+        devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
         os.close(devnull)
+        return saved
+
+
+_quiet_decoder_messages = _QuietStderr()
 
 
 def load_audio(

@@ -23,8 +23,9 @@ from lts_sampler.sampler import Sampler, load_kit
 BLOCK = 256
 VOICES = 32
 REAL_TIME = (0xF8, 0xFA, 0xFB, 0xFC, 0xFE, 0xFF)
-CONTROLLERS = (1,) * 20 + (64,) * 12 + (7, 10, 11) * 3 + (120, 121, 123)
-"""Mostly the mod wheel and the pedal; all sound off, reset and all notes off once in ~300 events."""
+CONTROLLERS = (1,) * 20 + (2,) * 10 + (64,) * 12 + (7, 10, 11) * 3 + (120, 121, 123)
+"""Mostly the pad's two controllers (CC1 is the mod wheel) and the pedal; all sound off, reset
+and all notes off once in ~350 events."""
 
 
 def random_events(rng: np.random.Generator, n: int) -> list[bytes]:
@@ -74,7 +75,7 @@ def random_events(rng: np.random.Generator, n: int) -> list[bytes]:
 ALL_OFF = [mido.Message("control_change", control=123, value=0), mido.Message("control_change", control=64, value=0)]
 
 
-@pytest.mark.parametrize("which", ["keys_kit", "morph_kit"])
+@pytest.mark.parametrize("which", ["keys_kit", "morph_kit", "grid_kit"])
 def test_a_hundred_thousand_random_messages_then_all_notes_off_is_silence(which, request):
     kit = load_kit(request.getfixturevalue(which))
     sampler = Sampler(kit, max_voices=VOICES)

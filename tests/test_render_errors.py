@@ -107,3 +107,38 @@ def test_a_folder_that_is_not_a_kit_is_never_replaced(tmp_path):
     result = lts("render", GOOD, GOOD, "-o", str(precious), "--duration", "0.3", "--n-iter", "1")
     assert_one_line_error(result, "not a kit", "-o")
     assert [p.name for p in precious.iterdir()] == ["kick.wav"]
+
+
+def test_sources_read_at_once_never_leave_stderr_silenced():
+    """Sources are read on several threads, each silencing the C decoders' messages on fd 2
+    while it probes its file. Overlapping so, they must give fd 2 back as it was: else the
+    error, or the "interrupted", that follows would go nowhere."""
+    import os
+    import threading
+
+    from lts_sampler.audio import _quiet_decoder_messages
+
+    before = os.fstat(2)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    silenced_after_the_first_left = []
+
+    def first() -> None:
+        with _quiet_decoder_messages():
+            first_in.set()
+            second_in.wait()
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait()
+        with _quiet_decoder_messages():
+            second_in.set()
+            first_out.wait()
+            silenced_after_the_first_left.append(os.path.samestat(os.fstat(2), os.stat(os.devnull)))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert silenced_after_the_first_left == [True]
+    assert os.path.samestat(os.fstat(2), before)

@@ -48,6 +48,7 @@ class SourceEditor(Vertical):
     def __init__(self, index: int):
         super().__init__(classes="source")
         self.index = index
+        self._read: tuple[str, float] | None = None  # the file (path, mtime) whose waveform is shown or being read
 
     def compose(self) -> ComposeResult:
         i = self.index
@@ -77,9 +78,12 @@ class SourceEditor(Vertical):
         wave.excerpt = (offset or 0.0, duration)
         path = Path(excerpt.path.strip()).expanduser()
         if not path.is_file():
+            self._read = None
             wave.audio, wave.note = None, "no file yet" if not excerpt.path.strip() else f"{path} does not exist"
             return
-        self.read_waveform(str(path), path.stat().st_mtime)
+        if self._read != (read := (str(path), path.stat().st_mtime)):  # an excerpt moved: the same picture
+            self._read = read
+            self.read_waveform(*read)
 
     @work(thread=True, exclusive=True, group="waveform", exit_on_error=False)
     def read_waveform(self, path: str, mtime: float) -> None:

@@ -20,11 +20,11 @@ from rich.progress import (
 )
 
 from lts_sampler.errors import LtsError
-from lts_sampler.grid import Grid, parse_range
+from lts_sampler.grid import Grid, check_corners, parse_range
 from lts_sampler.kit import make_kit, rerender, single_bank
 from lts_sampler.model import ModelBundle, resolve_bundle
 from lts_sampler.morph import parse_alphas, parse_curve, parse_weights
-from lts_sampler.phase import QUALITY_ITERATIONS, resolve_backend
+from lts_sampler.phase import QUALITY_ITERATIONS
 from lts_sampler.pitches import Bank, is_note_set, pair_by_pitch, read_note_set
 from lts_sampler.render import Layer, RenderSettings, Source
 
@@ -99,9 +99,8 @@ def plan(args: argparse.Namespace, *, report: Callable[[str], None]) -> Plan:
         grid = Grid(args.grid or 5, lo, hi, args.cc_x, args.cc_y)
     demo = DEMO_GRID_SOURCES if grid else DEMO_SOURCES
     specs = [str(DEMO_DIR / name) for name in demo] if args.demo else args.sources
-    if grid is not None and len(specs) != 4:
-        raise LtsError(f"a grid has four corners: give four sources A B C D, not {len(specs)} "
-                       "(for three or five, mix them with --weights)")
+    if grid is not None:
+        check_corners(len(specs))  # before any note set is read
     if len(specs) < 2:
         raise LtsError("give two or more sources: lts-sampler render A.wav B.wav -o kits/NAME (or --demo)")
     offsets = per_source(args.offset, len(specs), "--offset")

@@ -9,11 +9,14 @@ extrapolates past the corners (negative weights, DESIGN §5).
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lts_sampler.errors import LtsError
-from lts_sampler.render import Layer
+
+if TYPE_CHECKING:
+    from lts_sampler.render import Layer
 
 SIZES = range(2, 18)
 """Cells a side: 2 (the corners only) to 17 (289 layers)."""
@@ -56,8 +59,18 @@ class Grid:
         x, y = self.position(i), self.position(j)
         return tuple(round(float(w), 10) for w in ((1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y))
 
+    def controller_value(self, index: int) -> int:
+        """The controller value (0–127) where column (or row) ``index`` sounds alone."""
+        return crossfade_points(self.size)[index]
+
+    def nearest_cell(self, x: int, y: int) -> tuple[int, int]:
+        """The cell (i, j) nearest to the controller values ``x`` (``cc_x``) and ``y`` (``cc_y``)."""
+        return round(x * (self.size - 1) / 127), round(y * (self.size - 1) / 127)
+
     def layers(self) -> list[Layer]:
         """A layer per cell, in :meth:`cells` order, mixing the corners with its weights."""
+        from lts_sampler.render import Layer  # here: it loads ONNX Runtime; the pad's geometry needs none
+
         return [Layer(weights=self.weights(i, j), cell=(i, j)) for i, j in self.cells()]
 
     def describe(self) -> dict:
@@ -73,6 +86,21 @@ class Grid:
     def from_dict(cls, data: dict) -> Grid:
         lo, hi = data["range"]
         return cls(size=data["size"], lo=lo, hi=hi, cc_x=data["cc_x"], cc_y=data["cc_y"])
+
+
+def crossfade_points(steps: int) -> list[int]:
+    """Controller values where each of ``steps`` layers (or a pad's columns) sounds alone:
+    0 … 127, evenly spread."""
+    if steps == 1:
+        return [0]
+    return [round(i * 127 / (steps - 1)) for i in range(steps)]
+
+
+def check_corners(n_sources: int) -> None:
+    """LtsError unless there are four sources, one for each corner."""
+    if n_sources != 4:
+        raise LtsError(f"a grid has four corners: give four sources A B C D, not {n_sources} "
+                       "(for three or five, mix them with --weights)")
 
 
 def parse_range(text: str) -> tuple[float, float]:

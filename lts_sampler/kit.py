@@ -28,7 +28,7 @@ import soundfile as sf
 from lts_sampler import __version__
 from lts_sampler.atomic import check_replaceable, replacing_dir, write_json, write_text
 from lts_sampler.errors import LtsError
-from lts_sampler.grid import Grid
+from lts_sampler.grid import Grid, check_corners, crossfade_points
 from lts_sampler.model import ModelBundle, resolve_bundle, sha256_file
 from lts_sampler.phase import resolve_backend
 from lts_sampler.pitches import Bank
@@ -59,13 +59,6 @@ def sample_name(index: int, layer: Layer, round_robin: int, round_robins: int, p
     if round_robins > 1:
         name += f"_rr{round_robin}"
     return name + ".wav"
-
-
-def crossfade_points(n_layers: int) -> list[int]:
-    """CC values where each layer sounds alone: 0 … 127, evenly spread."""
-    if n_layers == 1:
-        return [0]
-    return [round(i * 127 / (n_layers - 1)) for i in range(n_layers)]
 
 
 def crossfade(index: int, count: int, cc: int) -> dict:
@@ -182,9 +175,8 @@ def make_kit(
         raise LtsError("a kit of several pitches plays in morph or grid mode, not keys; add --mode morph")
     if (mode == "grid") != (grid is not None):
         raise LtsError("a grid kit needs --grid N (and only a grid kit takes it)")
-    if grid is not None and len(banks[0].sources) != 4:
-        raise LtsError(f"a grid has four corners: give four sources A B C D, not {len(banks[0].sources)} "
-                       "(for three or five, mix them with --weights)")
+    if grid is not None:
+        check_corners(len(banks[0].sources))
     n = settings.round_robins
     names = [sample_name(i, layer, rr, n, bank.pitch if several else None)
              for bank in banks for i, layer in enumerate(layers) for rr in range(1, n + 1)]

@@ -51,7 +51,6 @@ import mido
 from lts_sampler.doctor import quiet_native
 from lts_sampler.errors import LtsError
 from lts_sampler.grid import Grid
-from lts_sampler.kit import crossfade_points
 from lts_sampler.sampler import RESET_CC, Kit, Sampler, load_kit
 
 RENDER_OFFLINE = "to render offline instead: lts-sampler render-midi KIT song.mid -o out.wav"
@@ -250,17 +249,17 @@ class Performance:
             return
         i, j = self._pad_cell(grid)
         control, cell = (grid.cc_x, i + dx) if dx else (grid.cc_y, j + dy)
-        value = crossfade_points(grid.size)[min(grid.size - 1, max(0, cell))]  # where that cell sounds alone
+        value = grid.controller_value(min(grid.size - 1, max(0, cell)))
         self._control(mido.Message("control_change", control=control, value=value), report=True)
 
     def _pad_cell(self, grid: Grid) -> tuple[int, int]:
-        return pad_cell(grid, self._controllers[grid.cc_x], self._controllers[grid.cc_y])
+        return grid.nearest_cell(self._controllers[grid.cc_x], self._controllers[grid.cc_y])
 
     def _pad_line(self, grid: Grid) -> str:
         """``pad g2-3: x 0.50 y 0.75 (CC1 64, CC2 95)``: the nearest cell, its position on the
         pad (corner units) and the controllers' values."""
         x, y = self._controllers[grid.cc_x], self._controllers[grid.cc_y]
-        i, j = pad_cell(grid, x, y)
+        i, j = grid.nearest_cell(x, y)
         return (f"pad g{i}-{j}: x {grid.position(i):.2f} y {grid.position(j):.2f} "
                 f"(CC{grid.cc_x} {x}, CC{grid.cc_y} {y})")
 
@@ -300,11 +299,6 @@ def note_name(note: int) -> str:
 
 
 # --- the pad of a grid kit -------------------------------------------------------------------
-
-
-def pad_cell(grid: Grid, x: int, y: int) -> tuple[int, int]:
-    """The cell (i, j) nearest to the pad's controller values ``x`` (``cc_x``) and ``y`` (``cc_y``), 0–127."""
-    return round(x * (grid.size - 1) / 127), round(y * (grid.size - 1) / 127)
 
 
 def describe_pad(grid: Grid) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -152,8 +153,8 @@ def key_ranges(banks: list[Bank]) -> list[Bank]:
     pitches = [b.pitch for b in banks]
     if len(banks) == 1:
         return [dataclasses.replace(banks[0], lokey=0, hikey=127)]
-    reach = max(b - a for a, b in zip(pitches, pitches[1:])) // 2
-    tops = [a + (b - a) // 2 for a, b in zip(pitches, pitches[1:])] + [min(127, pitches[-1] + reach)]
+    reach = max(b - a for a, b in itertools.pairwise(pitches)) // 2
+    tops = [a + (b - a) // 2 for a, b in itertools.pairwise(pitches)] + [min(127, pitches[-1] + reach)]
     bottoms = [max(0, pitches[0] - reach)] + [top + 1 for top in tops[:-1]]
     return [dataclasses.replace(b, lokey=lo, hikey=hi) for b, lo, hi in zip(banks, bottoms, tops)]
 

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from lts_sampler.grid import Grid
 from lts_sampler.tui.plots import MIX_COLOUR, SOURCE_COLOURS
 
 CORNERS = "ABCD"
@@ -64,29 +65,27 @@ class Pad(Widget, can_focus=True):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.grid: dict | None = None
+        self.grid: Grid | None = None
         self.names: list[str] = []
         self._colours: dict[tuple[int, int], str] = {}
 
     def show(self, manifest: dict) -> None:
         """Draw the pad of a grid kit's kit.json, its first bank's sources at the corners."""
-        self.grid = manifest["grid"]
+        self.grid = Grid.from_dict(manifest["grid"])
         banks = manifest.get("banks") or [{"sources": range(len(manifest["sources"]))}]
         self.names = [Path(manifest["sources"][i]["path"]).stem for i in banks[0]["sources"]]
-        self._colours = {tuple(c["cell"]): blend(c["weights"]) for c in self.grid["cells"]}
+        self._colours = {cell: blend(self.grid.weights(*cell)) for cell in self.grid.cells()}
         self.refresh()
 
     def controllers(self) -> list[tuple[int, int]]:
         """(controller, value) of the X and Y axes where the selected cell sounds alone."""
-        from lts_sampler.kit import crossfade_points  # imported already, with the kit
-
-        points = crossfade_points(self.grid["size"])
-        return [(self.grid["cc_x"], points[self.cell[0]]), (self.grid["cc_y"], points[self.cell[1]])]
+        grid, (i, j) = self.grid, self.cell
+        return [(grid.cc_x, grid.controller_value(i)), (grid.cc_y, grid.controller_value(j))]
 
     def action_move(self, di: int, dj: int) -> None:
         if self.grid is None:
             return
-        last = self.grid["size"] - 1
+        last = self.grid.size - 1
         i, j = self.cell
         cell = (min(max(i + di, 0), last), min(max(j + dj, 0), last))
         if cell != self.cell:
@@ -106,7 +105,7 @@ class Pad(Widget, can_focus=True):
 
     def _square(self) -> tuple[int, int]:
         """(k, the square's first column) at the widget's size."""
-        size, (width, height) = self.grid["size"], self.content_size
+        size, (width, height) = self.grid.size, self.content_size
         k = max(1, min(width // size, 2 * (height - TEXT_ROWS) // size))
         return k, max(0, (width - size * k) // 2)
 
@@ -116,7 +115,7 @@ class Pad(Widget, can_focus=True):
         is selected already: a second click there reaches it."""
         if self.grid is None:
             return None
-        size = self.grid["size"]
+        size = self.grid.size
         k, left = self._square()
         half = 2 * (y - 1)  # the upper half-row of terminal row y, counted from the square's top
         if not (0 <= x - left < size * k and 0 <= half < size * k):
@@ -133,7 +132,7 @@ class Pad(Widget, can_focus=True):
     def render(self) -> Text:
         if self.grid is None:
             return Text("")
-        size, width = self.grid["size"], self.content_size.width
+        size, width = self.grid.size, self.content_size.width
         k, left = self._square()
         lines = [self._corner_names(2, 3, width)]
         for top in range(0, size * k, 2):  # two half-rows of the square per line of text
@@ -146,7 +145,7 @@ class Pad(Widget, can_focus=True):
         return Text("\n").join(lines + self._about_cell())
 
     def _colour(self, i: int, half: int, k: int) -> str:
-        cell = (i, self.grid["size"] - 1 - half // k)
+        cell = (i, self.grid.size - 1 - half // k)
         return MIX_COLOUR if cell == self.cell else self._colours[cell]
 
     def _corner_names(self, left: int, right: int, width: int) -> Text:
@@ -160,10 +159,10 @@ class Pad(Widget, can_focus=True):
 
     def _about_cell(self) -> list[Text]:
         """The selected cell's name and position, its weights, and its controller values."""
-        record = next(c for c in self.grid["cells"] if tuple(c["cell"]) == self.cell)
-        x, y = record["position"]
+        i, j = self.cell
+        x, y = self.grid.position(i), self.grid.position(j)
         weights = Text(" ").join(Text.assemble((letter, f"bold {colour}"), f" {w:.2f}")
-                                 for letter, colour, w in zip(CORNERS, SOURCE_COLOURS, record["weights"]))
+                                 for letter, colour, w in zip(CORNERS, SOURCE_COLOURS, self.grid.weights(i, j)))
         name = Text("g{}-{}".format(*self.cell), style="bold")
         ccs = "  ".join(f"CC{control} {value}" for control, value in self.controllers())
         return [name + f"  x {x:.2f} y {y:.2f}", weights, Text(ccs, style="dim")]

@@ -58,6 +58,10 @@ def jack_server():
     server.wait(10)
 
 
+class Gap(AssertionError):
+    """The recording missed a period: JACK skipped a cycle (an xrun on a busy machine)."""
+
+
 class JackRig:
     """A JACK client that plays MIDI into ``midi_port`` and records ``audio_ports``.
 
@@ -97,7 +101,8 @@ class JackRig:
         assert blocks and blocks[0][0] <= start and blocks[-1][0] + len(blocks[-1][1]) >= stop, "not recorded yet"
         first = blocks[0][0]
         times = [t for t, _ in blocks]
-        assert times == list(range(first, first + len(blocks) * len(blocks[0][1]), len(blocks[0][1]))), "a gap"
+        if times != list(range(first, first + len(blocks) * len(blocks[0][1]), len(blocks[0][1]))):
+            raise Gap(f"frames {start}–{stop} were not all recorded (a JACK xrun)")
         return np.concatenate([b for _, b in blocks])[start - first : stop - first]
 
     def close(self) -> None:

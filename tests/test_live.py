@@ -26,7 +26,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from jack_fixtures import JACKD, JackRig, jack_server, server_realtime  # noqa: F401 (a fixture)
+from jack_fixtures import JACKD, Gap, JackRig, jack_server, server_realtime  # noqa: F401 (a fixture)
 
 from lts_sampler.kit import RELEASE_S
 
@@ -131,6 +131,17 @@ def play(rig: JackRig, note: int, *, hold: float = 0.3, then: float = RELEASE_S 
     off = rig.send(note_off(note))
     time.sleep(then)
     return on, off
+
+
+def recorded_note(rig: JackRig, note: int, frames: int = 16384) -> np.ndarray:
+    """The first ``frames`` of output after ``note``'s note-on; played once more if JACK
+    skipped a cycle of the recording (:class:`Gap`)."""
+    on, _ = play(rig, note)
+    try:
+        return rig.audio(on, on + frames)[:, 0]
+    except Gap:
+        on, _ = play(rig, note)
+        return rig.audio(on, on + frames)[:, 0]
 
 
 def sounded(audio: np.ndarray) -> np.ndarray:
@@ -287,8 +298,7 @@ class TestBridge:
         for x, y, cell in ((0, 0, (0, 0)), (0, 127, (0, 2)), (127, 64, (2, 1))):
             mark = len(bridge.lines)
             rig.send(wheel(x), wheel(y, control=2))
-            on, _ = play(rig, 60)
-            assert sounding_cell(rig.audio(on, on + 16384)[:, 0], cells) == cell
+            assert sounding_cell(recorded_note(rig, 60), cells) == cell
             if (x, y) != (0, 0):  # where the earlier tests left the controllers
                 bridge.wait_for(f"pad g{cell[0]}-{cell[1]}: ", after=mark)
         assert bridge.wait_for("pad g2-1: ").endswith("x 1.00 y 0.50 (CC1 127, CC2 64)")

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from fluid import available, note_set  # noqa: E402 (the test notes' player)
+from support.fluid import available, note_set  # noqa: E402 (the test notes' player)
 
 INSTRUMENTS = ("piano", "violin", "trumpet", "steel-drum")
 PITCHES = list(range(24, 85, 4))

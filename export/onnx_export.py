@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from export.models import build_model
-from export.train import code_revision, load_checkpoint
+from lts_sampler.training.models import build_model
+from lts_sampler.training.train import code_revision, load_checkpoint
 from lts_sampler.atomic import check_replaceable, replacing_dir, write_json
 from lts_sampler.errors import LtsError
 from lts_sampler.evaluate import evaluate_bundle

@@ -27,8 +27,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from export.dataset import build_dataset, read_name_list, split_dataset, stack_frames
-from export.models import build_model
+from lts_sampler.training.dataset import build_dataset, read_name_list, split_dataset, stack_frames
+from lts_sampler.training.models import build_model
 from lts_sampler import __version__
 from lts_sampler.atomic import write_json
 from lts_sampler.errors import LtsError

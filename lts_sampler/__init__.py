@@ -1,7 +1,8 @@
 """lts-sampler: Latent Timbre Synthesis as a sampler.
 
 The runtime (this package) runs exported models in onnxruntime and never imports torch;
-training and export live in the ``export`` package.
+training and export live in :mod:`lts_sampler.training` (the repository's ``export/``
+folder), which needs the ``train`` extra.
 """
 
 from lts_sampler.errors import LtsError

@@ -1,9 +1,8 @@
 """The terminal UI's sound: a kit played from the computer keyboard or a MIDI keyboard, and
 one-shot previews of any audio, through one PortAudio output stream.
 
-Threads as in :class:`lts_sampler.live.Performance`: the UI's thread and the MIDI driver's only
-append to a queue; PortAudio's callback alone touches the sampler. At the start of each block it
-takes the queue, renders the kit, adds the preview, counts down the taps' hold time in frames,
+The UI's thread and the MIDI driver's only append to a queue; PortAudio's callback alone
+touches the sampler. At the start of each block it takes the queue, renders the kit, adds the preview, counts down the taps' hold time in frames,
 writes the mono mix to every output channel and publishes the notes sounding. Every public
 method but :meth:`Audition.open` returns at once. Nothing is printed: PortAudio's, JACK's and
 rtmidi's messages would corrupt the UI's screen.
@@ -26,6 +25,7 @@ import soxr
 from lts_sampler import live
 from lts_sampler.doctor import quiet_native
 from lts_sampler.errors import LtsError
+from lts_sampler.midi_ports import MidiIn, find_input, input_names, midi_api
 from lts_sampler.sampler import ALL_NOTES_OFF_CC, ALL_SOUND_OFF_CC, Kit, Sampler
 from lts_sampler.spec import AudioSpec
 
@@ -114,6 +114,7 @@ class Audition:
                     sd._terminate()
                     sd._initialize()
             device = live.find_output(self.output, sample_rate=AudioSpec().sample_rate, jack_name=JACK_NAME)
+            live.one_blas_thread()
             self._device, self._sampler, self._preview, self._taps = device, None, None, {}
             self._to_audio.clear()
             self._to_audio.append((self._use_kit, ()))
@@ -186,15 +187,13 @@ class Audition:
     def midi_inputs(self) -> tuple[list[str], str | None]:
         """The MIDI input ports, and None; or ``([], why)`` when there are none."""
         try:
-            api, backend = live.midi_backend(None)
-            with live.midi_errors(api):
-                names = backend.get_input_names()
+            api = midi_api(None)
+            names = input_names(api)
         except LtsError as err:
             return [], str(err)
         if names:
             return names, None
-        return [], f"no MIDI input ports ({api or 'default'} MIDI): connect a keyboard" + (
-            ", or start JACK" if api == "jack" else "")
+        return [], f"no MIDI input ports ({api} MIDI): connect a keyboard" + (", or start JACK" if api == "jack" else "")
 
     def listen(self, port: str | None) -> None:
         """Play the MIDI input ``port`` (its name, or part of it) instead of the one before;
@@ -202,11 +201,10 @@ class Audition:
         if port is None:
             self._close_midi()
             return
-        api, backend = live.midi_backend(None)
-        name = live.find_midi_input(backend, api, port)
+        api = midi_api(None)
+        name = find_input(api, port, no_ports="connect a keyboard")
         self._close_midi()
-        with live.midi_errors(api):
-            self._midi = backend.open_input(name, callback=self._receive)
+        self._midi = MidiIn(api, client_name=f"{JACK_NAME} midi", port=name, callback=self._receive)
         self.listening = name
         _silence_libjack(sys.modules.get("rtmidi._rtmidi"))
 
@@ -226,8 +224,12 @@ class Audition:
         if self.silent_reason is None:
             self._to_audio.append((action, args))
 
-    def _receive(self, message: mido.Message) -> None:
-        """A message from the MIDI driver (its thread)."""
+    def _receive(self, data: list[int]) -> None:
+        """A message's bytes from the MIDI driver (its thread)."""
+        try:
+            message = mido.Message.from_bytes(data)
+        except ValueError:  # not a whole channel message
+            return
         if message.type == "note_on" and message.velocity > 0:
             self.note_on(message.note, message.velocity)
         elif message.type in ("note_on", "note_off"):
@@ -238,8 +240,7 @@ class Audition:
     def _close_midi(self) -> None:
         midi, self._midi, self.listening = self._midi, None, None
         if midi is not None:
-            with quiet_native():
-                midi.close()
+            midi.close()
 
     # --- the audio callback -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lts_sampler import __version__
 from lts_sampler.errors import LtsError
+from lts_sampler.midi_ports import APIS
 
 TRAIN_EXTRA_HINT = (
     "needs the training extra (torch, onnx export): pip install 'lts-sampler[train]' "
@@ -38,7 +39,7 @@ def _console():
 
 def cmd_train(args: argparse.Namespace) -> int:
     _require_torch("train")
-    from export.train import TrainConfig, train
+    from lts_sampler.training.train import TrainConfig, train
 
     if args.data is None and not args.resume:
         raise LtsError("give the folder of audio to train on: lts-sampler train DATA -o RUN")
@@ -54,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     _require_torch("export")
-    from export.onnx_export import export_bundle
+    from lts_sampler.training.onnx_export import export_bundle
 
     info = export_bundle(
         args.run, args.out, name=args.name, dataset_name=args.dataset_name, licence=args.licence,
@@ -126,7 +127,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
-        print("no model bundles found (looked in models/ and $LTS_SAMPLER_MODELS)")
+        print("no model bundles found (looked in the package and $LTS_SAMPLER_MODELS)")
     for row in rows:
         if "error" in row:
             print(f"{row['path']}: unusable: {row['error']}")
@@ -168,7 +169,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 def _live_options(p: argparse.ArgumentParser) -> None:
     """The MIDI system, audio device, polyphony and block size options of play and bridge."""
-    p.add_argument("--midi-api", choices=["alsa", "jack"], help="MIDI system (default: ALSA where available, else JACK)")
+    p.add_argument("--midi-api", choices=list(APIS), help="MIDI system (default: on Linux ALSA where available, "
+                   "else JACK; CoreMIDI on macOS; Windows MM on Windows)")
     p.add_argument("--output", metavar="DEVICE", help="audio output device (name or part of it; default: the system's)")
     p.add_argument("--voices", type=int, default=32, help="polyphony; the oldest voice is stolen (default 32)")
     p.add_argument("--block", type=int, default=256, help="audio block in frames (default 256)")
@@ -289,9 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("bridge", help="a MIDI port a DAW can play, with the mod wheel morphing timbre",
                          description="Open a virtual MIDI input port that a DAW track plays; program change N "
-                         "selects the N-th kit in DIR; kits re-rendered on disk are picked up on the next note.")
+                         "selects the N-th kit in DIR; kits rendered again on disk are picked up within a moment.")
     p.add_argument("--name", default="LTS Sampler", help="name of the MIDI port and audio client")
     p.add_argument("--kits", default="kits", metavar="DIR", help="folder of kits (default kits/)")
+    p.add_argument("--midi-in", metavar="PORT", help="play an existing MIDI port (name or part of it) instead of "
+                   "opening a virtual one, e.g. a loopback port on Windows")
     _live_options(p)
     p.set_defaults(func=cmd_bridge)
 

@@ -210,5 +210,5 @@ def _print_summary(summary: dict, console) -> None:
                   f"CC{grid['cc_y']} from A to C")
     console.print(f"[bold]{summary['kit']}[/bold]")
     console.print(f"  {len(summary['samples'])} samples, {summary['mode']} mode: {where}")
-    console.print(f"  load {summary['sfz']} in any SFZ player (sfizz, Sforzando, Decent Sampler …)")
+    console.print(f"  load {summary['sfz']} in any SFZ player (sfizz, Sforzando, LinuxSampler …)")
     console.print(f"  {summary['model']} on {summary['provider']}, {summary['seconds']:.1f} s")

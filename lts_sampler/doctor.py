@@ -32,7 +32,9 @@ def report() -> dict:
 
         - ``versions``: ``{name: version or "not installed"}``
         - ``onnxruntime``: ``version``, ``build_device``, ``providers``, ``auto_device``
-        - ``models``: ``bundles``, each ``name``, ``path``, ``loads`` and ``provider`` or ``error``
+        - ``models``: ``default``, the default model's ``path`` and ``source`` ("package",
+          "$LTS_SAMPLER_MODELS", or None where it is in neither); ``bundles``, each ``name``,
+          ``path``, ``loads`` and ``provider`` or ``error``
         - ``phase``: ``auto_device`` (where reconstruction runs by default), ``cupy`` (version
           or "not installed"), ``gpu`` (CuPy's first device, or None)
         - ``audio``: ``portaudio``, ``default_output`` (name or None), ``outputs``, each
@@ -118,8 +120,13 @@ def _onnxruntime() -> dict:
 
 def _models() -> dict:
     from lts_sampler.errors import LtsError
-    from lts_sampler.model import ModelBundle, find_bundles
+    from lts_sampler.model import ModelBundle, default_bundle_path, find_bundles, models_dir
 
+    default = default_bundle_path()
+    if not (default / "model.json").is_file():
+        source = None
+    else:
+        source = "package" if default.parent == models_dir() else "$LTS_SAMPLER_MODELS"
     bundles = []
     for path in find_bundles():
         entry = {"name": path.name, "path": str(path), "loads": False}
@@ -129,7 +136,7 @@ def _models() -> dict:
         except (LtsError, OSError) as err:
             entry["error"] = str(err)
         bundles.append(entry)
-    return {"bundles": bundles}
+    return {"default": {"path": str(default), "source": source}, "bundles": bundles}
 
 
 def _phase() -> dict:
@@ -222,9 +229,14 @@ def _ort_rows(section: dict) -> list[tuple[str, str]]:
 
 
 def _model_rows(section: dict) -> list[tuple[str, str]]:
+    default = section["default"]
+    if default["source"] is None:
+        found = "lts-default not found: reinstall lts-sampler, or put it in a folder of $LTS_SAMPLER_MODELS"
+    else:
+        found = f"{default['path']} (from {'the package' if default['source'] == 'package' else default['source']})"
     rows = [(b["name"], f"loads ({b['provider']}) {b['path']}" if b["loads"] else f"does not load: {b['error']}")
             for b in section["bundles"]]
-    return rows or [("bundles", "none found in models/ or $LTS_SAMPLER_MODELS")]
+    return [("default model", found), *(rows or [("bundles", "none found in the package or $LTS_SAMPLER_MODELS")])]
 
 
 def _audio_rows(section: dict) -> list[tuple[str, str]]:

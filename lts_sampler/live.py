@@ -1,20 +1,21 @@
 """Live playing: ``lts-sampler play`` (a MIDI keyboard) and ``lts-sampler bridge`` (a virtual
 MIDI port a DAW plays), both sounding through PortAudio.
 
-Three threads share a performance, and only the audio callback touches the sampler's voices:
-
-- the MIDI driver's thread (rtmidi's; under JACK, JACK's real-time thread) only queues messages;
-- the MIDI thread takes them in order: a program change selects a kit, a note-on first reloads
-  its kit when it was rendered again on disk, and every message is then passed on; kits are
-  loaded here and given to the sampler before the note that needs them;
-- PortAudio's callback handles the passed messages at the start of each block, renders the
-  block (mono, copied to every output channel) and counts the underruns PortAudio reports.
+Only one thread runs Python in time with the audio, PortAudio's callback (under JACK, JACK's
+real-time thread); it alone touches the sampler. At the start of each block it takes the MIDI
+messages waiting in rtmidi's queue (:mod:`lts_sampler.midi_ports`: the MIDI driver's thread
+runs no Python), plays them (a program change selects a kit, all loaded beforehand), renders
+the block (mono, copied to every output channel) and counts the underruns PortAudio reports.
+It hands what it played to the reporter thread, which prints notes, kits and the pad, and
+every quarter of a second reloads a kit rendered again on disk, handing the new kit back to
+the callback through a queue. Nothing the callback waits for is slow: no file is read, no kit
+loaded and nothing printed there.
 
 A grid kit's pad moves on its two controllers (CC1 and CC2 unless the kit names others), and
-the MIDI thread prints the nearest cell whenever it changes. ``play`` on a terminal moves the
-pad with the arrow keys too: the main thread reads them, the terminal in cbreak mode until play
-stops; left/right step a cell along X, down/up along Y, each step passed on as the controller
-message a keyboard would send, to the value where that cell sounds alone.
+the reporter prints the nearest cell whenever it changes. ``play`` on a terminal moves the pad
+with the arrow keys too (POSIX terminals: the main thread reads them, the terminal in cbreak
+mode until play stops); left/right step a cell along X, down/up along Y, each step passed on
+as the controller message a keyboard would send, to the value where that cell sounds alone.
 
 Audio device: ``--output`` takes the first output whose name or host API contains the text.
 By default a running JACK server is preferred (PortAudio's JACK host API, which lists devices
@@ -36,13 +37,10 @@ import gc
 import os
 import queue
 import re
-import select
 import signal
 import sys
-import termios
 import threading
 import time
-import tty
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,15 +49,17 @@ import mido
 from lts_sampler.doctor import quiet_native
 from lts_sampler.errors import LtsError
 from lts_sampler.grid import Grid
+from lts_sampler.midi_ports import MidiIn, find_input, midi_api
 from lts_sampler.sampler import RESET_CC, Kit, Sampler, load_kit
 
 RENDER_OFFLINE = "to render offline instead: lts-sampler render-midi KIT song.mid -o out.wav"
 JACK_HOSTAPI = "JACK Audio Connection Kit"
-MIDI_APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SWITCH_INTERVAL_S = 0.001
-"""How soon a thread hands the GIL to the audio callback (Python's default, 5 ms, is almost a
-whole 256-frame block)."""
+"""How soon another thread hands Python's lock to the audio callback (Python's default, 5 ms,
+is almost a whole 256-frame block)."""
+RELOAD_CHECK_S = 0.25
+"""How often the reporter looks for kits rendered again on disk."""
 ARROW_KEY = re.compile(rb"\x1b[\[O]([ABCD])")
 """An arrow key as a terminal sends it (in normal or application cursor mode)."""
 PAD_STEPS = {b"A": (0, 1), b"B": (0, -1), b"C": (1, 0), b"D": (-1, 0)}
@@ -68,41 +68,58 @@ PAD_STEPS = {b"A": (0, 1), b"B": (0, -1), b"C": (1, 0), b"D": (-1, 0)}
 
 def play_command(args: argparse.Namespace) -> int:
     """``lts-sampler play KIT``: a MIDI input port (``--midi-in``, default the first) plays KIT."""
+    api = midi_api(args.midi_api)
     kits = Kits([Path(args.kit)])
-    kit = kits.load(0)
-    output = find_output(args.output, sample_rate=kit.sample_rate, jack_name="lts-sampler")
-    api, backend = midi_backend(args.midi_api)
-    port_name = find_midi_input(backend, api, args.midi_in)
+    output = find_output(args.output, sample_rate=kits[0].sample_rate, jack_name="lts-sampler")
     performance = Performance(kits, output, voices=args.voices, block=args.block)
-    with midi_errors(api):
-        port = backend.open_input(port_name, callback=performance.receive)
-    keys = sys.stdin.fileno() if kit.grid is not None and foreground_terminal(sys.stdin) else None
-    with port:
-        return performance.run(f"playing {kit.name}: MIDI in '{port_name}' ({api or 'default'})", keys=keys)
+    port = find_input(api, args.midi_in, no_ports="connect a keyboard, or let a DAW play `lts-sampler bridge`; "
+                      + RENDER_OFFLINE)
+    keys = sys.stdin.fileno() if kits[0].grid is not None and foreground_terminal(sys.stdin) else None
+    with MidiIn(api, client_name="lts-sampler midi", port=port) as midi:
+        return performance.run(midi, f"playing {kits[0].name}: MIDI in '{port}' ({api})", keys=keys)
 
 
 def bridge_command(args: argparse.Namespace) -> int:
-    """``lts-sampler bridge``: a virtual MIDI input port named ``--name`` plays the kits in
-    ``--kits``; program change N selects the N-th (sorted by folder name, from 0)."""
+    """``lts-sampler bridge``: a virtual MIDI input port named ``--name`` (or the existing port
+    ``--midi-in``) plays the kits in ``--kits``; program change N selects the N-th (sorted by
+    folder name, from 0)."""
+    api = midi_api(args.midi_api)
     kits = Kits.in_folder(Path(args.kits))
-    kit = kits.load(0)
-    output = find_output(args.output, sample_rate=kit.sample_rate, jack_name=f"{args.name} audio")
-    api, backend = midi_backend(args.midi_api)
+    output = find_output(args.output, sample_rate=kits[0].sample_rate, jack_name=f"{args.name} audio")
     performance = Performance(kits, output, voices=args.voices, block=args.block)
-    with midi_errors(api):
-        port = backend.open_input(args.name, virtual=True, client_name=args.name, callback=performance.receive)
+    if args.midi_in is not None:
+        port = find_input(api, args.midi_in, no_ports="create a loopback port (e.g. with loopMIDI) for the DAW")
+        midi, heard = MidiIn(api, client_name=args.name, port=port), f"MIDI in '{port}'"
+    else:
+        midi, heard = MidiIn(api, client_name=args.name, virtual=args.name), f"MIDI port '{args.name}'"
     names = ", ".join(f"{i}: {folder.name}" for i, folder in enumerate(kits.folders))
-    with port:
-        return performance.run(f"MIDI port '{args.name}' ({api or 'default'}); kits {names}")
+    with midi:
+        return performance.run(midi, f"{heard} ({api}); kits {names}")
 
 
 class Kits:
-    """The kit folders a program change selects from (index 0, 1, …), each loaded on first use
-    and loaded again once it has been rendered anew on disk."""
+    """The kit folders a program change selects from (index 0, 1, …), all loaded at once.
+
+    A kit that cannot be loaded is None (the first must load: LtsError); :meth:`reload_changed`
+    loads again those rendered anew on disk since.
+    """
 
     def __init__(self, folders: list[Path]):
         self.folders = folders
-        self._loaded: dict[int, Kit] = {}
+        self.loaded: list[Kit | None] = [load_kit(folders[0])]
+        self.errors: dict[int, str] = {}
+        for index, folder in enumerate(folders[1:], start=1):
+            try:
+                self.loaded.append(load_kit(folder))
+            except LtsError as err:
+                self.loaded.append(None)
+                self.errors[index] = str(err)
+
+    def __getitem__(self, index: int) -> Kit | None:
+        return self.loaded[index]
+
+    def __len__(self) -> int:
+        return len(self.loaded)
 
     @classmethod
     def in_folder(cls, folder: Path) -> Kits:
@@ -115,15 +132,23 @@ class Kits:
             raise LtsError(f"no kits in {folder} (sub-folders with a kit.json); {hint}")
         return cls(found)
 
-    def load(self, index: int) -> Kit:
-        kit = self._loaded.get(index)
-        if kit is None or kit.changed_on_disk():
-            kit = self._loaded[index] = load_kit(self.folders[index])
-        return kit
+    def reload_changed(self) -> Iterator[tuple[int, Kit | LtsError]]:
+        """Load again each kit whose kit.json was rewritten: (index, the new kit or why not)."""
+        for index, kit in enumerate(self.loaded):
+            if kit is not None and kit.changed_on_disk():
+                try:
+                    self.loaded[index] = load_kit(self.folders[index])
+                except LtsError as err:
+                    with contextlib.suppress(OSError):  # not again until it changes once more
+                        kit.stamp = (kit.path / "kit.json").stat().st_mtime_ns
+                    yield index, err
+                else:
+                    yield index, self.loaded[index]
 
 
 class Performance:
-    """A sampler played live: MIDI messages in (any thread), audio out through ``output``.
+    """A sampler played live: MIDI from an open :class:`~lts_sampler.midi_ports.MidiIn`, audio
+    out through ``output``.
 
     Parameters
     ----------
@@ -137,29 +162,33 @@ class Performance:
         if not 16 <= block <= 8192:
             raise LtsError(f"--block {block} is out of range; give 16 to 8192 frames (256 is 5.8 ms at 44.1 kHz)")
         self.kits, self.output, self.block = kits, output, block
-        self.program = 0
-        self.sampler = Sampler(kits.load(0), sample_rate=output.sample_rate, max_voices=voices)
+        self.sampler = Sampler(kits[0], sample_rate=output.sample_rate, max_voices=voices)
         self.notes = self.underruns = 0
-        self._controllers = [0] * 128  # every controller as last passed on (the MIDI thread's copy)
-        # into the MIDI thread: messages from the driver, pad steps (X, Y) from the arrow keys, None to stop
-        self._inbox: queue.SimpleQueue[mido.Message | tuple[int, int] | None] = queue.SimpleQueue()
-        self._to_audio: collections.deque[mido.Message] = collections.deque()  # MIDI thread → audio callback
+        self._midi: MidiIn | None = None
+        self._program = 0  # the callback's
+        # callback → reporter: each message played; pad steps (X, Y) from the arrow keys; None to stop
+        self._heard: queue.SimpleQueue[mido.Message | tuple[int, int] | None] = queue.SimpleQueue()
+        # reporter → callback: controller messages of pad steps, (index, kit) of kits loaded again
+        self._to_audio: collections.deque[mido.Message | tuple[int, Kit]] = collections.deque()
+        # the reporter's view
+        self._kit, self._shown_program = kits[0], 0
+        self._controllers = [0] * 128
 
-    def receive(self, message: mido.Message) -> None:
-        """Take a message from the MIDI driver (its thread; must return at once)."""
-        self._inbox.put(message)
-
-    def run(self, description: str, *, keys: int | None = None) -> int:
-        """Play until SIGINT or SIGTERM: print a ready line first (and a grid kit's pad) and a
-        summary last. ``keys``: a terminal (file descriptor) whose arrow keys move the pad; it is
-        in cbreak mode until then."""
+    def run(self, midi: MidiIn, description: str, *, keys: int | None = None) -> int:
+        """Play ``midi`` until SIGINT or SIGTERM: print a ready line first (and a grid kit's pad)
+        and a summary last. ``keys``: a terminal (file descriptor) whose arrow keys move the
+        pad; it is in cbreak mode until then."""
+        self._midi = midi
+        for index, why in self.kits.errors.items():
+            print(f"lts-sampler: kit {index} not loaded: {why}", file=sys.stderr, flush=True)
         ended = threading.Event()  # set by a signal, or by PortAudio if the stream stops on its own
         gc.freeze()  # else a full collection, walking every object loaded so far, stalls a block for ~13 ms
+        one_blas_thread()
         stream = open_stream(self.output, self._audio, self.block, finished=ended.set)
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        realtime_priority()  # for this thread and the MIDI thread it starts
-        midi_thread = threading.Thread(target=self._midi_loop, name="midi", daemon=True)
-        midi_thread.start()
+        realtime_priority()  # for this thread and the reporter it starts
+        reporter = threading.Thread(target=self._report, name="reporter", daemon=True)
+        reporter.start()
         started, signalled = time.monotonic(), []
 
         def stop(signum, frame):
@@ -171,7 +200,7 @@ class Performance:
             with cbreak(keys) if keys is not None else contextlib.nullcontext():
                 print(f"ready: {description}; audio out '{self.output.name}' [{self.output.hostapi}] "
                       f"{self.output.sample_rate} Hz, {self.block}-frame blocks; Ctrl-C stops", flush=True)
-                grid = self.sampler.kit.grid
+                grid = self._kit.grid
                 if grid is not None:
                     print(describe_pad(grid) + ("; arrows move the pad" if keys is not None else ""))
                     print(self._pad_line(grid), flush=True)
@@ -181,8 +210,8 @@ class Performance:
                     elif not self._read_keys(keys, timeout=0.25):
                         keys = None  # the terminal has gone
         finally:
-            self._inbox.put(None)
-            midi_thread.join()
+            self._heard.put(None)
+            reporter.join()
             if stream.active:  # not once the JACK server has gone: PortAudio would wait for it
                 stream.stop()
                 stream.close()
@@ -197,9 +226,84 @@ class Performance:
             return 1
         return 0
 
+    # --- the audio callback -------------------------------------------------------------------
+
+    def _audio(self, outdata, frames: int, time_info, status) -> None:
+        """PortAudio's callback: ``outdata`` [frames, channels] float32 to fill."""
+        if status.output_underflow:
+            self.underruns += 1
+        while self._to_audio:
+            item = self._to_audio.popleft()
+            if isinstance(item, mido.Message):
+                self.sampler.handle(item)
+            elif item[0] == self._program:  # a kit loaded again: if it still sounds
+                self.sampler.kit = item[1]
+        for data in self._midi.pending():
+            for message in self.sampler.feed(data):
+                if message.type == "program_change" and message.program < len(self.kits):
+                    kit = self.kits[message.program]
+                    if kit is not None:
+                        self.sampler.kit, self._program = kit, message.program
+                self._heard.put(message)
+        outdata[:] = self.sampler.render(frames)[:, None]
+
+    # --- the reporter -------------------------------------------------------------------------
+
+    def _report(self) -> None:
+        """Print what the callback played; look for kits rendered again on disk every
+        :data:`RELOAD_CHECK_S` seconds. Ends on None."""
+        check = time.monotonic() + RELOAD_CHECK_S
+        while True:
+            try:
+                message = self._heard.get(timeout=max(0.0, check - time.monotonic()))
+            except queue.Empty:
+                message = False
+            if time.monotonic() >= check:
+                self._reload()
+                check = time.monotonic() + RELOAD_CHECK_S
+            if message is None:
+                return
+            if message is not False:
+                self._show(message)
+
+    def _show(self, message: mido.Message | tuple[int, int]) -> None:
+        if isinstance(message, tuple):  # an arrow key
+            self._step_pad(*message)
+        elif message.type == "program_change":
+            self._show_kit(message.program)
+        elif message.type == "note_on" and message.velocity > 0:
+            self.notes += 1
+            print(f"note {note_name(message.note)} ({message.note}) vel {message.velocity}", flush=True)
+        elif message.type == "control_change":
+            self._control(message)
+
+    def _show_kit(self, program: int, *, reloaded: bool = False) -> None:
+        """Print the kit a program change selected (as the callback chose: see :meth:`_audio`)."""
+        if program >= len(self.kits):
+            return
+        kit = self.kits[program]
+        if kit is None:
+            print(f"lts-sampler: kit {program} not loaded, still playing {self._kit.name}: {self.kits.errors[program]}",
+                  file=sys.stderr, flush=True)
+            return
+        self._kit, self._shown_program = kit, program
+        mode = f"grid, {describe_pad(kit.grid)}" if kit.grid is not None else kit.mode
+        print(f"kit {program}: {kit.name} ({mode}){' reloaded' if reloaded else ''}", flush=True)
+
+    def _reload(self) -> None:
+        for index, kit in self.kits.reload_changed():
+            if isinstance(kit, LtsError):
+                print(f"lts-sampler: kit {index} not loaded again: {kit}", file=sys.stderr, flush=True)
+                continue
+            self._to_audio.append((index, kit))
+            if index == self._shown_program:
+                self._show_kit(index, reloaded=True)
+
     def _read_keys(self, fd: int, *, timeout: float) -> bool:
         """Wait up to ``timeout`` s for keys on terminal ``fd``; send each arrow key to the
-        MIDI thread as a step on the pad. False once the terminal has gone."""
+        reporter as a step on the pad. False once the terminal has gone."""
+        import select
+
         if not select.select([fd], [], [], timeout)[0]:
             return True
         try:
@@ -207,33 +311,14 @@ class Performance:
         except OSError:  # EIO: hung up
             return False
         for arrow in ARROW_KEY.findall(typed):
-            self._inbox.put(PAD_STEPS[arrow])
+            self._heard.put(PAD_STEPS[arrow])
         return bool(typed)
 
-    def _midi_loop(self) -> None:
-        while (message := self._inbox.get()) is not None:
-            if isinstance(message, tuple):  # an arrow key
-                self._step_pad(*message)
-            elif message.type == "program_change":
-                if message.program < len(self.kits.folders):
-                    self._select(message.program)
-            elif message.type == "note_on" and message.velocity > 0:
-                if self.sampler.kit.changed_on_disk():
-                    self._select(self.program)
-                self._to_audio.append(message)
-                self.notes += 1
-                print(f"note {note_name(message.note)} ({message.note}) vel {message.velocity}", flush=True)
-            elif message.type == "control_change":
-                self._control(message)
-            else:
-                self._to_audio.append(message)
-
     def _control(self, message: mido.Message, *, report: bool = False) -> None:
-        """Pass a controller on; on a grid kit, print where the pad stands when its nearest
-        cell changes (or in any case, ``report``)."""
-        grid = self.sampler.kit.grid
+        """Follow a controller the callback played; on a grid kit, print where the pad stands
+        when its nearest cell changes (or in any case, ``report``)."""
+        grid = self._kit.grid
         before = self._pad_cell(grid) if grid is not None else None
-        self._to_audio.append(message)
         if message.control == RESET_CC:
             self._controllers = [0] * 128
         else:
@@ -244,13 +329,15 @@ class Performance:
     def _step_pad(self, dx: int, dy: int) -> None:
         """Move a grid kit's pad ``dx`` cells along X or ``dy`` along Y (an arrow key), to the
         controller value where the next cell sounds alone."""
-        grid = self.sampler.kit.grid
+        grid = self._kit.grid
         if grid is None:
             return
         i, j = self._pad_cell(grid)
         control, cell = (grid.cc_x, i + dx) if dx else (grid.cc_y, j + dy)
         value = grid.controller_value(min(grid.size - 1, max(0, cell)))
-        self._control(mido.Message("control_change", control=control, value=value), report=True)
+        message = mido.Message("control_change", control=control, value=value)
+        self._to_audio.append(message)
+        self._control(message, report=True)
 
     def _pad_cell(self, grid: Grid) -> tuple[int, int]:
         return grid.nearest_cell(self._controllers[grid.cc_x], self._controllers[grid.cc_y])
@@ -263,27 +350,6 @@ class Performance:
         return (f"pad g{i}-{j}: x {grid.position(i):.2f} y {grid.position(j):.2f} "
                 f"(CC{grid.cc_x} {x}, CC{grid.cc_y} {y})")
 
-    def _select(self, program: int) -> None:
-        """Load kit ``program`` (again, if re-rendered) and give it to the sampler for new notes."""
-        try:
-            kit = self.kits.load(program)
-        except LtsError as err:
-            print(f"lts-sampler: kit {program} not loaded, still playing {self.sampler.kit.name}: {err}",
-                  file=sys.stderr, flush=True)
-            return
-        reloaded = kit is not self.sampler.kit and program == self.program
-        self.sampler.kit, self.program = kit, program
-        mode = f"grid, {describe_pad(kit.grid)}" if kit.grid is not None else kit.mode
-        print(f"kit {program}: {kit.name} ({mode}){' reloaded' if reloaded else ''}", flush=True)
-
-    def _audio(self, outdata, frames: int, time_info, status) -> None:
-        """PortAudio's callback: ``outdata`` [frames, channels] float32 to fill."""
-        if status.output_underflow:
-            self.underruns += 1
-        while self._to_audio:
-            self.sampler.handle(self._to_audio.popleft())
-        outdata[:] = self.sampler.render(frames)[:, None]
-
 
 def realtime_priority() -> None:
     """Run the calling thread, and the threads it starts, at the lowest real-time priority
@@ -291,6 +357,16 @@ def realtime_priority() -> None:
     stop them while they hold Python's GIL, which the audio callback (real-time) waits for."""
     with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+
+
+def one_blas_thread() -> None:
+    """Keep NumPy's matrix products on the calling thread. The engine's mixing products are
+    large enough for OpenBLAS to share them with its worker threads, which run at normal
+    priority: the real-time audio callback would wait for them whenever another program holds
+    the core they need."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def note_name(note: int) -> str:
@@ -307,75 +383,31 @@ def describe_pad(grid: Grid) -> str:
 
 
 def foreground_terminal(stream) -> bool:
-    """Whether ``stream`` is a terminal this process reads in the foreground (not a pipe, not
-    started with ``&``, where changing the terminal's mode would stop the process)."""
+    """Whether ``stream`` is a POSIX terminal this process reads in the foreground (not a pipe,
+    not started with ``&``, where changing the terminal's mode would stop the process)."""
+    try:
+        import termios  # noqa: F401 (POSIX only: elsewhere the arrow keys stay off)
+    except ImportError:
+        return False
     try:
         return stream is not None and stream.isatty() and os.tcgetpgrp(stream.fileno()) == os.getpgrp()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         return False
 
 
 @contextlib.contextmanager
 def cbreak(fd: int) -> Iterator[None]:
     """Terminal ``fd`` in cbreak mode (each key at once, unechoed; Ctrl-C still a signal), its
-    settings restored on the way out, however it is left."""
+    settings restored on the way out, however it is left. POSIX only."""
+    import termios
+    import tty
+
     saved = termios.tcgetattr(fd)
     tty.setcbreak(fd)
     try:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-# --- MIDI ------------------------------------------------------------------------------------
-
-
-def midi_backend(api: str | None) -> tuple[str | None, mido.Backend]:
-    """(api, mido's rtmidi backend) for ``api`` "alsa" or "jack"; None picks ALSA where its
-    sequencer can be opened, else JACK (on Linux), else the system's own MIDI."""
-    try:
-        import rtmidi
-    except ImportError:
-        raise LtsError("live MIDI needs python-rtmidi: pip install 'lts-sampler[live]'") from None
-    if api is None and sys.platform.startswith("linux"):
-        api = "alsa" if os.access("/dev/snd/seq", os.R_OK | os.W_OK) else "jack"
-    if api is None:
-        return None, mido.Backend("mido.backends.rtmidi")
-    compiled = [rtmidi.get_api_name(a) for a in rtmidi.get_compiled_api()]
-    if rtmidi.get_api_name(getattr(rtmidi, f"API_{MIDI_APIS[api]}")) not in compiled:
-        raise LtsError(f"this python-rtmidi was built without {api} MIDI (it has: {', '.join(compiled)}); "
-                       "choose another --midi-api")
-    return api, mido.Backend(f"mido.backends.rtmidi/{MIDI_APIS[api]}")
-
-
-@contextlib.contextmanager
-def midi_errors(api: str | None) -> Iterator[None]:
-    """Turn rtmidi's and mido's errors (OSError) into one-line LtsErrors with a hint for ``api``;
-    silence the drivers' own chatter meanwhile."""
-    hints = {"alsa": "ALSA MIDI needs a readable /dev/snd/seq (modprobe snd-seq), or use --midi-api jack",
-             "jack": "is a JACK server running? start one (e.g. jackd -d alsa, or with qjackctl), or use --midi-api alsa"}
-    try:
-        with quiet_native():
-            yield
-    except OSError as err:
-        raise LtsError(f"cannot open MIDI ({api or 'default'}): {str(err).rstrip('.')}; "
-                       f"{hints.get(api, 'check the MIDI system')}") from None
-
-
-def find_midi_input(backend: mido.Backend, api: str | None, query: str | None) -> str:
-    """The input port named ``query``, else the first whose name contains it (any case),
-    else the first port of all when ``query`` is None."""
-    with midi_errors(api):
-        names = backend.get_input_names()
-    if not names:
-        raise LtsError(f"no MIDI input ports ({api or 'default'} MIDI); connect a keyboard, "
-                       f"or let a DAW play `lts-sampler bridge`; {RENDER_OFFLINE}")
-    if query is None:
-        return names[0]
-    matches = [n for n in names if n == query] or [n for n in names if query.lower() in n.lower()]
-    if not matches:
-        raise LtsError(f"no MIDI input port matches {query!r}; the ports are: {', '.join(names)}")
-    return matches[0]
 
 
 # --- audio -----------------------------------------------------------------------------------

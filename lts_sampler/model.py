@@ -19,6 +19,7 @@ from lts_sampler.errors import LtsError
 from lts_sampler.spec import AudioSpec
 
 FORMAT = "lts-model/1"
+DEFAULT_MODEL = "lts-default"
 REQUIRED_KEYS = ("format", "name", "audio", "latent_dim", "encoder", "decoder", "sha256")
 DEVICES = ("auto", "cpu", "cuda")
 CHUNK_FRAMES = 4096
@@ -29,13 +30,16 @@ ORT_ERRORS = (ort_state.Fail, ort_state.InvalidArgument, ort_state.InvalidGraph,
 
 
 def models_dir() -> Path:
-    """The ``models/`` folder beside the package (repository checkout or install prefix)."""
-    return Path(__file__).resolve().parent.parent / "models"
+    """The ``models/`` folder inside the package, where the bundled models are installed."""
+    return Path(__file__).resolve().parent / "models"
 
 
 def default_bundle_path() -> Path:
-    """Where the bundled default model lives: ``models/lts-default``."""
-    return models_dir() / "lts-default"
+    """The default model ``lts-default``: the one bundled in the package, else the first in ``$LTS_SAMPLER_MODELS``.
+
+    Where neither has it, the package's ``models/lts-default``, so that loading it says where it was looked for.
+    """
+    return next((path for path in find_bundles() if path.name == DEFAULT_MODEL), models_dir() / DEFAULT_MODEL)
 
 
 def find_bundles(dirs: list[str | Path] | None = None) -> list[Path]:
@@ -43,8 +47,9 @@ def find_bundles(dirs: list[str | Path] | None = None) -> list[Path]:
 
     Parameters
     ----------
-    dirs : folders to search; default ``models/`` beside the package, then every folder of
-        ``$LTS_SAMPLER_MODELS`` (``os.pathsep``-separated). Missing folders are skipped.
+    dirs : folders to search; default the models bundled in the package (:func:`models_dir`),
+        then every folder of ``$LTS_SAMPLER_MODELS`` (``os.pathsep``-separated). Missing folders
+        are skipped.
 
     Returns
     -------

@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import struct
+import subprocess
+import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,11 +35,12 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tiny_encoder, write_bundle
-from jack_fixtures import jack_server  # noqa: F401 (a fixture, used by the play cases)
 from onnx.external_data_helper import set_external_data
-from test_cli_train import ROOT, assert_one_line_error, lts
+from support.bundles import tiny_encoder, write_bundle
+from support.cli import ROOT, assert_one_line_error, lts
 
+from lts_sampler.audio import _quiet_decoder_messages
+from lts_sampler.cli import main
 from lts_sampler.model import default_bundle_path
 
 GOOD = str(ROOT / "lts_sampler" / "demo" / "bass_thick_c.flac")
@@ -234,6 +239,7 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], tuple[str, ...]]] = {
     "negative offset": (lambda c: c.render(GOOD, GOOD, "--offset", "-1"), ("--offset", "none negative")),
     "round robins 0": (lambda c: c.render(GOOD, GOOD, "--round-robins", "0"), ("--round-robins must be at least 1",)),
     "root note H9": (lambda c: c.render(GOOD, GOOD, "--root", "H9"), ("cannot read root note", "C4")),
+    "keys past 127": (lambda c: c.render(GOOD, GOOD, "--root", "125"), ("past MIDI note 127",)),
     # --- output -------------------------------------------------------------------------------
     "a file where the parent folder should be": (
         lambda c: c.render(GOOD, GOOD, out=_block_folder(c) + "/kit"), ("cannot write the kit", "-o")),
@@ -296,20 +302,39 @@ def _tree(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, request):
+UNSEEN = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+"""The warnings an interpreter does not show by default."""
+
+
+def in_process(capfd: pytest.CaptureFixture, *args: str) -> subprocess.CompletedProcess:
+    """``lts-sampler args`` run by the CLI's ``main`` in this process, as :func:`lts` runs it in a
+    fresh interpreter but a second sooner: its exit status and output, each Python warning an
+    interpreter would show on stderr counted as a line of it."""
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            status = main(list(args))
+        except SystemExit as exit:  # argparse's refusals
+            status = exit.code
+    out, err = capfd.readouterr()
+    shown = [f"{w.category.__name__}: {w.message}\n" for w in caught if not issubclass(w.category, UNSEEN)]
+    return subprocess.CompletedProcess(args, status, out, err + "".join(shown))
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, marks=pytest.mark.live) if case.startswith("play:") else case
+                                  for case in CASES])
+def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, request, capfd):
+    """Run in this process (70 fresh interpreters would take a minute and more), but for the play
+    cases, which open JACK and PortAudio."""
     make_args, words = CASES[case]
     c = Case(tmp_path, request)
     args = make_args(c)
     before = _tree(tmp_path)
-    result = lts(*args, timeout=120)
+    result = lts(*args, timeout=120) if args[0] == "play" else in_process(capfd, *args)
     assert_one_line_error(result, *words)
     assert _tree(tmp_path) == before
     assert (c.kit / "mine.sfz").read_text() == "<region> sample=old.wav\n"
-
-
-def test_the_corpus_is_large_enough():
-    assert len(CASES) >= 25
 
 
 def test_unusual_but_valid_files_render(tmp_path):
@@ -325,3 +350,33 @@ def test_unusual_but_valid_files_render(tmp_path):
                  "--offset", "0,0,0,3600.2", "--duration", "0.3", "--n-iter", "0", "--json", timeout=120)
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["samples"]) == 1
+
+
+def test_sources_read_at_once_never_leave_stderr_silenced():
+    """Sources are read on several threads, each silencing the C decoders' messages on fd 2
+    while it probes its file. Overlapping so, they must give fd 2 back as it was: else the
+    error, or the "interrupted", that follows would go nowhere."""
+    before = os.fstat(2)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    silenced_after_the_first_left = []
+
+    def first() -> None:
+        with _quiet_decoder_messages():
+            first_in.set()
+            second_in.wait()
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait()
+        with _quiet_decoder_messages():
+            second_in.set()
+            first_out.wait()
+            silenced_after_the_first_left.append(os.path.samestat(os.fstat(2), os.stat(os.devnull)))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert silenced_after_the_first_left == [True]
+    assert os.path.samestat(os.fstat(2), before)

@@ -3,53 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import WITHOUT_TORCH, assert_one_line_error, lts, python
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# As if torch were not installed: every import of it fails, and it never enters sys.modules.
-WITHOUT_TORCH = (
-    "import sys\n"
-    "class NoTorch:\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name.split('.')[0] == 'torch':\n"
-    "            raise ModuleNotFoundError(\"No module named 'torch'\")\n"
-    "sys.meta_path.insert(0, NoTorch())\n"
-)
+RUNTIME = ("lts_sampler, lts_sampler.cli, lts_sampler.model, lts_sampler.evaluate, lts_sampler.spectral, "
+           "lts_sampler.audio, lts_sampler.phase, lts_sampler.render, lts_sampler.kit, lts_sampler.sampler, "
+           "lts_sampler.midi_render, lts_sampler.live, lts_sampler.audition, lts_sampler.pictures, "
+           "lts_sampler.session, lts_sampler.tui.job")
 
 
-def lts(*args: str, prelude: str = "", timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the CLI in a fresh interpreter, as a user would."""
-    code = prelude + "import sys\nfrom lts_sampler.cli import main\nstatus = main(sys.argv[1:])\n"
-    if prelude == WITHOUT_TORCH:
-        code += "assert 'torch' not in sys.modules, 'torch was imported'\n"
-    code += "sys.exit(status)"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr  # not even an empty line around it
-    assert lines[0].startswith("lts-sampler: error: ")
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
-
-
-def test_runtime_imports_without_torch_and_only_the_tui_imports_textual():
-    code = (WITHOUT_TORCH + "import lts_sampler, lts_sampler.cli, lts_sampler.model, lts_sampler.evaluate, "
-            "lts_sampler.spectral, lts_sampler.audio, lts_sampler.phase, lts_sampler.render, lts_sampler.kit, "
-            "lts_sampler.sampler, lts_sampler.midi_render, lts_sampler.live, lts_sampler.audition, "
-            "lts_sampler.pictures, lts_sampler.session, lts_sampler.tui.job\n"
-            "assert 'textual' not in sys.modules, 'textual was imported'\n"
-            "import lts_sampler.tui.app; print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+def test_the_runtime_never_imports_torch_and_only_the_tui_imports_textual():
+    done = python(f"import {RUNTIME}", refuse=["torch", "textual"])
+    assert done.returncode == 0, done.stderr
+    done = python("import lts_sampler.tui.app", refuse=["torch"])
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("verb", [["train", "data", "-o", "runs/x"], ["export", "runs/x", "-o", "models/x"]])
@@ -58,6 +27,7 @@ def test_train_and_export_without_torch_say_how_to_install(verb, tmp_path):
     assert_one_line_error(result, "pip install", "lts-sampler[train]")
 
 
+@pytest.mark.slow
 def test_train_on_three_files_for_two_epochs(audio_folder, tmp_path):
     pytest.importorskip("torch")
     run = tmp_path / "run"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export.dataset import build_dataset, read_name_list, split_dataset, stack_frames
+from lts_sampler.training.dataset import build_dataset, read_name_list, split_dataset, stack_frames
 from lts_sampler.errors import LtsError
 from lts_sampler.spec import AudioSpec
 
@@ -26,18 +26,19 @@ def test_frames_follow_the_audio_spec(audio_folder, tmp_path):
     assert abs(int(np.argmax(tone[len(tone) // 2])) - expected_bin) <= 1
 
 
+@pytest.mark.slow
 def test_cache_hits_on_rerun_and_misses_on_changed_files(audio_folder, tmp_path):
     cache = tmp_path / "cache"
     first = build_dataset(audio_folder, SPEC, cache_dir=cache, workers=2, show_progress=False)
     assert first.analysed == 3
-    again = build_dataset(audio_folder, SPEC, cache_dir=cache, workers=2, show_progress=False)
+    again = build_dataset(audio_folder, SPEC, cache_dir=cache, workers=1, show_progress=False)
     assert again.analysed == 0
     assert [i.cache_path for i in again.items] == [i.cache_path for i in first.items]
     # A changed file is analysed again; the others come from the cache.
     import soundfile as sf
 
     sf.write(audio_folder / "tone.wav", np.zeros(4410, np.float32) + 0.1, 22050)
-    changed = build_dataset(audio_folder, SPEC, cache_dir=cache, workers=2, show_progress=False)
+    changed = build_dataset(audio_folder, SPEC, cache_dir=cache, workers=1, show_progress=False)
     assert changed.analysed == 1
     # Another spec is another cache entry.
     other = build_dataset(audio_folder, AudioSpec(n_bins=336), cache_dir=cache, workers=1, show_progress=False)
@@ -70,7 +71,7 @@ def test_a_folder_of_corrupt_files_is_refused(tmp_path):
 
 
 def _fake_dataset(n, tmp_path):
-    from export.dataset import AudioItem, Dataset
+    from lts_sampler.training.dataset import AudioItem, Dataset
 
     items = [AudioItem(f"f{i:02d}.wav", tmp_path / f"f{i:02d}.wav", "0" * 64, 1.0, 10, tmp_path / "x.npy") for i in range(n)]
     return Dataset(items, {})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from export.dataset import read_name_list
+from lts_sampler.training.dataset import read_name_list
 from lts_sampler.audio import load_audio
 from lts_sampler.metrics import log_spectral_distance, spectral_convergence
 from lts_sampler.model import ModelBundle, default_bundle_path
@@ -65,6 +65,7 @@ def test_models_lists_the_default_model():
     assert default["latent_dim"] == 256 and default["heldout"]["sc"] <= 0.30
 
 
+@pytest.mark.slow
 def test_evaluate_prints_ideal_and_model_rows():
     result = subprocess.run(
         [sys.executable, "-m", "lts_sampler", "evaluate", "lts-default", str(DEMO / "bass_thick_c.flac"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import subprocess
 import sys
 
 import pytest
-from conftest import write_bundle
+from support.bundles import write_bundle
+from support.cli import WITHOUT_TORCH, python
 
 from lts_sampler import doctor
 from lts_sampler.model import default_bundle_path
@@ -54,6 +54,7 @@ def test_default_model_is_listed_as_loadable(data):
     bundles = {b["name"]: b for b in data["models"]["bundles"]}
     assert bundles["lts-default"]["loads"] is True
     assert bundles["lts-default"]["path"] == str(default_bundle_path())
+    assert f"default model : {default_bundle_path()} (from the package)" in doctor.format_report(data)
 
 
 def test_broken_bundle_is_listed_with_its_error(tmp_path, monkeypatch):
@@ -118,15 +119,12 @@ def test_midi_errors_are_text_per_api(data):
         assert isinstance(ports.get("error"), str) or {"inputs", "outputs"} <= set(ports), api
 
 
-def test_report_does_not_import_torch():
-    code = "import sys\nfrom lts_sampler import doctor\nprint(doctor.report()['versions']['torch'], 'torch' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+def test_report_names_torchs_version_without_importing_it():
+    done = python("from lts_sampler import doctor\nprint(doctor.report()['versions']['torch'])", refuse=["torch"])
     installed = importlib.util.find_spec("torch") is not None
-    expected = importlib.metadata.version("torch") if installed else "not installed"
-    assert done.stdout.split() == [expected, "False"]
+    assert done.stdout.strip() == (importlib.metadata.version("torch") if installed else "not installed"), done.stderr
 
 
-def test_report_works_when_torch_cannot_be_imported():
-    code = "import sys; sys.modules['torch'] = None\nfrom lts_sampler import doctor; print(doctor.report()['versions']['torch'])"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "not installed"
+def test_report_works_when_torch_is_not_installed():
+    done = python(WITHOUT_TORCH + "from lts_sampler import doctor\nprint(doctor.report()['versions']['torch'])")
+    assert done.stdout.strip() == "not installed", done.stderr

@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # training, then export
 
-from export.onnx_export import PARITY_TOLERANCE, export_bundle  # noqa: E402
-from export.train import TrainConfig, train  # noqa: E402
+from lts_sampler.training.onnx_export import PARITY_TOLERANCE, export_bundle  # noqa: E402
+from lts_sampler.training.train import TrainConfig, train  # noqa: E402
 from lts_sampler.errors import LtsError  # noqa: E402
 from lts_sampler.model import ModelBundle, sha256_file  # noqa: E402
+from support.bundles import write_tones  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from conftest import write_tones
-
     root = tmp_path_factory.mktemp("export")
     data = root / "audio"
     write_tones(data)

@@ -13,10 +13,12 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-from fluid import needs_fluidsynth, note_set, play_note
-from test_cli_train import lts
+from support.cli import lts
+from support.fluid import needs_fluidsynth, note_set, play_note
 
 from lts_sampler.sampler import Kit, Sampler, load_kit
+
+pytestmark = pytest.mark.slow  # FluidSynth notes, then renders of many samples
 
 CORNERS = ("piano", "violin", "trumpet", "steel-drum")
 """A B C D: struck, bowed, blown, hit metal."""
@@ -78,15 +80,20 @@ def test_the_pad_moves_monotonically_from_corner_to_corner(pad):
             assert all(np.diff(away) > 0) and all(np.diff(towards) < 0), (line, away, towards)
 
 
-def gains_from_sfz(sfz_path: Path, cc: dict[int, int]) -> list[float]:
-    """Each region's amplitude at controller values ``cc``, as the SFZ declares it: read by
-    sfzen (opcodes inherited from <global> and <group>), every xfin/xfout range of every
-    controller multiplied, shaped by ``xf_cccurve`` (power: √, gain: linear)."""
+def sfz_regions(sfz_path: Path) -> list[dict[str, str]]:
+    """Each region's opcodes, as sfzen reads them (with those inherited from <global> and <group>)."""
     import sfzen
 
+    return [{name: op.value for name, op in region.inherited_opcodes().items()}
+            for region in sfzen.SFZ(str(sfz_path)).regions()]
+
+
+def gains_from_sfz(regions: list[dict[str, str]], cc: dict[int, int]) -> list[float]:
+    """Each region's amplitude at controller values ``cc``, as the SFZ declares it (``regions``
+    from :func:`sfz_regions`): every xfin/xfout range of every controller multiplied, shaped by
+    ``xf_cccurve`` (power: √, gain: linear)."""
     gains = []
-    for region in sfzen.SFZ(str(sfz_path)).regions():
-        opcodes = {name: op.value for name, op in region.inherited_opcodes().items()}
+    for opcodes in regions:
         shape = np.sqrt if opcodes.get("xf_cccurve", "power") == "power" else (lambda x: x)
         gain = 1.0
         for number, value in cc.items():
@@ -106,15 +113,16 @@ def test_the_sfz_keeps_constant_power_over_the_whole_pad(pad):
     sfz = kit / "pad.sfz"
     text = sfz.read_text()
     assert "xf_cccurve=power" in text and "set_cc1=0" in text and "set_cc2=0" in text
+    regions = sfz_regions(sfz)
     lattice = np.round(np.linspace(0, 127, 32)).astype(int)
     for x in lattice:
         for y in lattice:
-            power = sum(g * g for g in gains_from_sfz(sfz, {1: x, 2: y}))
+            power = sum(g * g for g in gains_from_sfz(regions, {1: x, 2: y}))
             assert power == pytest.approx(1.0, abs=0.01), (x, y)
     names = [r["sample"] for r in json.loads((kit / "kit.json").read_text())["regions"]]
     for (x, y), corner in {(0, 0): "g0-0", (127, 0): f"g{N - 1}-0", (0, 127): f"g0-{N - 1}",
                            (127, 127): f"g{N - 1}-{N - 1}"}.items():
-        sounding = [name for name, g in zip(names, gains_from_sfz(sfz, {1: x, 2: y})) if g > 0]
+        sounding = [name for name, g in zip(names, gains_from_sfz(regions, {1: x, 2: y})) if g > 0]
         assert sounding == [f"{corner}.wav"]
 
 

@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-
-from conftest import write_bundle
+from support.bundles import write_bundle
 
 from lts_sampler.errors import LtsError
 from lts_sampler.evaluate import evaluate_bundle, format_table, heldout_files

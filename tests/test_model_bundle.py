@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import TINY_LATENT, tiny_encoder, write_bundle
 from onnx import helper
 from onnx.external_data_helper import set_external_data
+from support.bundles import TINY_LATENT, tiny_encoder, write_bundle
+from support.cli import python
 
 from lts_sampler.errors import LtsError
 from lts_sampler.model import ModelBundle, default_bundle_path, find_bundles, sha256_file
@@ -176,5 +176,4 @@ def test_sha256_file_matches_known_digest(tmp_path):
 
 
 def test_model_module_does_not_import_torch():
-    code = "import lts_sampler.model, lts_sampler.evaluate, sys; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert python("import lts_sampler.model, lts_sampler.evaluate", refuse=["torch"]).returncode == 0

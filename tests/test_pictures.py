@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from rich.style import Style
 from rich.text import Text
+from support.cli import python
 
 from lts_sampler.pictures import (
     ACCENT,
@@ -217,6 +215,5 @@ def test_pictures_reject_bad_input_with_a_message_naming_it(draw, message):
 
 
 def test_importing_pictures_brings_in_neither_textual_nor_torch_nor_sounddevice():
-    code = "import sys, lts_sampler.pictures; print(sorted({'textual', 'torch', 'sounddevice'} & set(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    done = python("import lts_sampler.pictures", refuse=["textual", "torch", "sounddevice"])
+    assert done.returncode == 0, done.stderr

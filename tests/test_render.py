@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from support.cli import ROOT, lts
 
 from lts_sampler.audio import load_audio
 from lts_sampler.spec import AudioSpec
 from lts_sampler.spectral import cqt_magnitude
-from test_cli_train import ROOT, WITHOUT_TORCH, lts
 
 DEMO = ROOT / "lts_sampler" / "demo"
 SPEC = AudioSpec()
@@ -22,10 +22,10 @@ ALPHAS = [-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
 
 @pytest.fixture(scope="module")
 def demo_kit(tmp_path_factory) -> Path:
-    """The README's demo kit (fewer Griffin–Lim iterations), rendered without torch."""
+    """The README's demo kit (fewer Griffin–Lim iterations), rendered without importing torch."""
     out = tmp_path_factory.mktemp("kits") / "demo"
     result = lts("render", "--demo", "-o", str(out), "--alphas", "-0.5:1.5:0.25", "--n-iter", "8", "--json",
-                 prelude=WITHOUT_TORCH)
+                 refuse=["torch"])
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["kit"] == str(out.resolve())

@@ -12,8 +12,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import demo_kit
-from test_cli_train import assert_one_line_error, lts
+from support.cli import assert_one_line_error, demo_kit, lts
 
 from lts_sampler.cli_render import DEMO_DIR, DEMO_GRID_SOURCES
 from lts_sampler.kit import RELEASE_S, make_kit
@@ -138,7 +137,7 @@ def test_the_sustain_pedal_holds_notes_until_it_is_lifted(keys_kit):
 
 
 def test_round_robins_take_turns(tmp_path):
-    kit = load_kit(demo_kit(tmp_path / "rr", "--alphas", "0,1", "--round-robins", "2"))
+    kit = load_kit(demo_kit(tmp_path / "rr", "--alphas", "0,1", "--round-robins", "2", "--duration", "0.3"))
     sampler = Sampler(kit)
     picked = []
     for _ in range(4):

@@ -12,13 +12,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from jack_fixtures import jack_server  # noqa: F401 (a fixture)
-from test_cli_train import lts
-from test_live import Bridge
+from support.cli import ROOT, lts
+from support.jack import Bridge
 
 from lts_sampler.tui.app import LtsApp
 
-ROOT = Path(__file__).resolve().parent.parent
 UNPICKLERS = {"pickle", "cPickle", "dill", "joblib", "shelve", "marshal", "cloudpickle"}
 
 

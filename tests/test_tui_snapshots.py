@@ -22,19 +22,31 @@ DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
 SIZE = (100, 30)
 
 
+PAIR = ("bass_thick_c.flac", "ambi_choir.flac")
+
+
+@pytest.fixture(scope="module")
+def bass_choir(tmp_path_factory) -> Path:
+    """The pair's kit, rendered once for the module from copies of its sounds beside it."""
+    folder = tmp_path_factory.mktemp("studio")
+    for name in PAIR:
+        shutil.copy(DEMO / name, folder / name)
+    bundle = ModelBundle.load(default_bundle_path(), device="cpu")
+    sources = [Source(folder / PAIR[0], 0.0, 1.5), Source(folder / PAIR[1], 0.2, 1.5)]
+    make_kit(bundle, single_bank(sources, 60), [Layer(alpha=a) for a in (0, 0.25, 0.5, 0.75, 1)], RenderSettings(n_iter=8),
+             folder / "bass-choir")
+    return folder / "bass-choir"
+
+
 @pytest.fixture
-def studio(tmp_path, monkeypatch) -> Path:
+def studio(tmp_path, monkeypatch, bass_choir) -> Path:
     """A folder with the demo sounds, a session of one pair, and that pair's kit."""
     monkeypatch.chdir(tmp_path)
-    for name in ("bass_thick_c.flac", "ambi_choir.flac"):
+    for name in PAIR:
         shutil.copy(DEMO / name, tmp_path / name)
-    Session(tmp_path / "session.json", [Pair("bass to choir", [Excerpt("bass_thick_c.flac", "0", "1.5"),
-                                                              Excerpt("ambi_choir.flac", "0.2", "1.5")],
+    Session(tmp_path / "session.json", [Pair("bass to choir", [Excerpt(PAIR[0], "0", "1.5"), Excerpt(PAIR[1], "0.2", "1.5")],
                                           alphas="0:1:0.25", out="kits/bass-choir")]).save()
-    bundle = ModelBundle.load(default_bundle_path(), device="cpu")
-    sources = [Source(Path("bass_thick_c.flac"), 0.0, 1.5), Source(Path("ambi_choir.flac"), 0.2, 1.5)]
-    make_kit(bundle, single_bank(sources, 60), [Layer(alpha=a) for a in (0, 0.25, 0.5, 0.75, 1)], RenderSettings(n_iter=8),
-             tmp_path / "kits" / "bass-choir")
+    shutil.copytree(bass_choir, tmp_path / "kits" / "bass-choir")
     return tmp_path
 
 

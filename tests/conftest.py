@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,31 +13,46 @@ pytest.register_assert_rewrite("support")
 
 from support.bundles import write_bundle, write_tones  # noqa: E402 (after the rewrite is registered)
 from support.cli import demo_kit  # noqa: E402
-from support.jack import server_running, skip_unless_available, start_jackd, stop_jackd  # noqa: E402
+from support.jack import start_jackd, stop_jackd  # noqa: E402
+
+JACK_SERVER = f"lts-tests-{os.getpid()}"
+"""The name of the session's own JACK server: a server the user runs is never played into, and
+two test runs at once do not share one."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "live: plays through a JACK server (a dummy one is started if none runs)")
+    """Register the marks; every JACK client the tests open, in this process or another, goes to
+    :data:`JACK_SERVER` (set before anything loads PortAudio, which connects as it loads)."""
+    os.environ["JACK_DEFAULT_SERVER"] = JACK_SERVER
+    config.addinivalue_line("markers", "live: plays through the session's own JACK server (dummy driver)")
     config.addinivalue_line("markers", "slow: takes more than about ten seconds; -m 'not slow' leaves it out")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that uses the JACK server is ``live``."""
+    """Every test that uses a JACK server is ``live``."""
     for item in items:
-        if "jack_server" in getattr(item, "fixturenames", ()):
+        if {"jack_server", "synchronous_jack_server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.live)
 
 
 @pytest.fixture(scope="session")
-def jack_server():
-    """The JACK server already running, else a dummy-driver server (no sound card) for the session;
-    the test skips where JACK or PortAudio is not installed."""
-    skip_unless_available()
-    if server_running():
-        yield
-        return
-    server = start_jackd()
-    yield
+def jack_server() -> str:
+    """The name of the session's own dummy-driver JACK server (no sound card),
+    :data:`JACK_SERVER`, asynchronous as users run JACK; the test skips where JACK or PortAudio
+    is not installed."""
+    server = start_jackd(JACK_SERVER)
+    yield JACK_SERVER
+    stop_jackd(server)
+
+
+@pytest.fixture(scope="session")
+def synchronous_jack_server() -> str:
+    """The name of a second server of the session, in synchronous mode (``support.jack.SYNCHRONOUS``):
+    a player in another process recorded there is recorded whole, however late a loaded machine
+    makes it."""
+    name = f"{JACK_SERVER}-sync"
+    server = start_jackd(name, synchronous=True)
+    yield name
     stop_jackd(server)
 
 

@@ -1,8 +1,9 @@
-"""Live playing through a real JACK server (the dummy driver: no sound card needed).
+"""Live playing through real JACK servers (the dummy driver: no sound card needed).
 
-``lts-sampler bridge`` runs as a subprocess, as a user starts it; a JACK client in the test
-process (:class:`JackRig`) plays MIDI into its port and records its audio ports. MIDI and audio
-are stamped with JACK frame times, so what a note played is found in the recording on one clock.
+``lts-sampler bridge`` and ``play`` run as subprocesses, as a user starts them, on the session's
+synchronous server; a JACK client in a process of its own (:class:`RigProcess`) plays MIDI into
+their ports and records their audio ports. MIDI and audio are stamped with JACK frame times, so
+what a note played is found in the recording on one clock.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ import soundfile as sf
 from support.jack import (
     ONSET,
     Bridge,
-    JackRig,
-    connections,
-    despite_xruns,
+    RigProcess,
     note_off,
     note_on,
     program,
@@ -37,6 +36,7 @@ from support.jack import (
 )
 
 from lts_sampler.kit import RELEASE_S
+from lts_sampler.live import note_name
 
 pytestmark = pytest.mark.usefixtures("jack_server")
 
@@ -61,8 +61,8 @@ def kits(tmp_path_factory, keys_kit, morph_kit, grid_kit) -> Path:
 
 
 @pytest.fixture(scope="class")
-def bridge(kits):
-    running = Bridge(kits, f"LTS test {os.getpid()}")
+def bridge(kits, synchronous_jack_server):
+    running = Bridge(kits, f"LTS test {os.getpid()}", server=synchronous_jack_server)
     yield running
     running.stop()
 
@@ -74,7 +74,7 @@ def rig(bridge):
     playing.close()
 
 
-def play(rig: JackRig, note: int, *, hold: float = 0.3, then: float = RELEASE_S + 0.15) -> tuple[int, int]:
+def play(rig: RigProcess, note: int, *, hold: float = 0.3, then: float = RELEASE_S + 0.15) -> tuple[int, int]:
     """Hold ``note`` for ``hold`` s and wait ``then`` s after its note-off: (on, off) frame times."""
     on = rig.send(note_on(note))
     time.sleep(hold)
@@ -83,14 +83,10 @@ def play(rig: JackRig, note: int, *, hold: float = 0.3, then: float = RELEASE_S 
     return on, off
 
 
-def recorded_note(rig: JackRig, note: int, frames: int = 16384) -> np.ndarray:
-    """The first ``frames`` of output after ``note``'s note-on; played again if JACK skipped
-    a cycle of the recording."""
-    def take() -> np.ndarray:
-        on, _ = play(rig, note)
-        return rig.audio(on, on + frames)[:, 0]
-
-    return despite_xruns(take)
+def recorded_note(rig: RigProcess, note: int, frames: int = 16384) -> np.ndarray:
+    """The first ``frames`` of output after ``note``'s note-on."""
+    on, _ = play(rig, note)
+    return rig.audio(on, on + frames)[:, 0]
 
 
 def sounded(audio: np.ndarray) -> np.ndarray:
@@ -109,8 +105,7 @@ def cell_samples(kit: Path) -> dict[tuple[int, int], np.ndarray]:
 
 def likeness(take: np.ndarray, sample: np.ndarray, frames: int = 8192) -> float:
     """How alike a recording ``take`` (from a note-on) and a sample's first ``frames`` are: the
-    peak of their normalised cross-correlation within ``take``'s first 4096 frames (latency).
-    By FFT, in short steps: a long one would hold Python's lock past the rig's JACK period."""
+    peak of their normalised cross-correlation within ``take``'s first 4096 frames (latency)."""
     sample = sample[:frames].astype(np.float64)
     window = take[: frames + 4096].astype(np.float64)
     n = len(window) + frames
@@ -180,14 +175,6 @@ def test_play_prints_the_notes_of_a_keyboard_and_a_summary(kits):
     assert out.startswith("stopped after") and "2 notes, underruns: " in out
 
 
-def set_state(rig, *messages: mido.Message) -> None:
-    """Send program changes or controllers twice, a period apart: a loaded machine's JACK drops
-    the MIDI of a period it misses, and sent again they change nothing."""
-    rig.send(*messages)
-    time.sleep(0.02)
-    rig.send(*messages)
-
-
 class TestBridge:
     """One bridge, played by one rig, test after test; the last one stops it."""
 
@@ -195,20 +182,16 @@ class TestBridge:
         """Each note is silent before its note-on and sounds, the same on both channels, while
         held; after its note-off comes a release tail, then silence. The note-off is heard as long
         after the note-off as the note-on after the note-on, give or take :data:`JITTER_S`."""
-        set_state(rig, program(0))
+        rig.send(program(0))
         rate, hold = rig.rate, 0.3
 
-        def take(note: int) -> tuple[int, int, np.ndarray]:
-            """Note-on and note-off frame times, and the recording from 512 frames before the
-            note-on to well after the release (a note that sounds while held is released at
-            most ``hold`` after its note-off)."""
+        for note in (60, 62, 64, 66, 68):
             on = rig.send(note_on(note))
             time.sleep(hold)
             off = rig.send(note_off(note))
-            return on, off, rig.audio(on - 512, off + int((hold + RELEASE_S + 2 * JITTER_S) * rate))
-
-        for note in (60, 62, 64, 66, 68):
-            on, off, audio = despite_xruns(lambda: take(note))
+            # from 512 frames before the note-on to well after the release (a note that sounds
+            # while held is released at most ``hold`` after its note-off)
+            audio = rig.audio(on - 512, off + int((hold + RELEASE_S + 2 * JITTER_S) * rate))
             assert np.array_equal(audio[:, 0], audio[:, 1]), "mono on both channels"
             audio = audio[:, 0]
             assert not np.any(audio[:512]), f"note {note} sounded before its note-on"
@@ -222,10 +205,10 @@ class TestBridge:
             assert not np.any(audio[silent:]), f"note {note} still sounds after its release"
 
     def test_program_change_selects_a_kit_and_ignores_a_missing_one(self, bridge, rig):
-        set_state(rig, program(0))
+        rig.send(program(0))
         keys = recorded_note(rig, 64)
         mark = len(bridge.lines)
-        set_state(rig, program(1))
+        rig.send(program(1))
         bridge.wait_for("kit 1: morph (morph)", after=mark)
         morph = recorded_note(rig, 64)
         rig.send(program(9))  # there is no kit 9: still the morph kit
@@ -235,16 +218,16 @@ class TestBridge:
         assert not any("kit 9" in line for line in bridge.lines[mark:])
 
     def test_mod_wheel_morphs_the_morph_kit(self, bridge, rig):
-        set_state(rig, program(1))
+        rig.send(program(1))
         takes = {}
         for value in (0, 127, 0):
-            set_state(rig, wheel(value))
+            rig.send(wheel(value))
             takes.setdefault(value, []).append(recorded_note(rig, 60))
         assert spectrum_distance(takes[0][0], takes[127][0]) > 0.3
         assert spectrum_distance(takes[0][0], takes[0][1]) < 0.01
 
     def test_a_kit_rendered_again_plays_on_the_next_note(self, bridge, rig, kits):
-        set_state(rig, program(0))
+        rig.send(program(0))
         before = recorded_note(rig, 60)
         mark = len(bridge.lines)
         done = lts_sampler("render", "--demo", "--alphas", "1.5", "--n-iter", "4", "-o", str(kits / "a-keys"))
@@ -255,12 +238,12 @@ class TestBridge:
 
     def test_the_grid_kit_plays_the_cell_its_two_controllers_choose(self, bridge, rig, kits):
         mark = len(bridge.lines)
-        set_state(rig, program(2))
+        rig.send(program(2))
         bridge.wait_for("kit 2: grid (grid, 3 × 3 pad, X on CC1, Y on CC2)", after=mark)
         cells = cell_samples(kits / "c-grid")
         for x, y, cell in ((0, 0, (0, 0)), (0, 127, (0, 2)), (127, 64, (2, 1))):
             mark = len(bridge.lines)
-            set_state(rig, wheel(x), wheel(y, control=2))
+            rig.send(wheel(x), wheel(y, control=2))
             assert sounding_cell(recorded_note(rig, 60), cells) == cell
             if (x, y) != (0, 0):  # where the earlier tests left the controllers
                 bridge.wait_for(f"pad g{cell[0]}-{cell[1]}: ", after=mark)
@@ -312,9 +295,11 @@ class Terminal:
         os.close(self.slave)
 
 
-def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_terminal(kits):
+def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_terminal(kits, synchronous_jack_server,
+                                                                                  monkeypatch):
     if shutil.which("setsid") is None:
         pytest.skip("util-linux setsid runs play in a pseudo-terminal; it is not installed")
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", synchronous_jack_server)  # the keyboard's and play's
     client = f"lts-test pad {os.getpid()}"
     keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("keys", client_name=client)
     terminal = Terminal()
@@ -326,9 +311,9 @@ def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_termina
         assert terminal.line() == "3 × 3 pad, X on CC1, Y on CC2; arrows move the pad"
         assert terminal.line() == "pad g0-0: x 0.00 y 0.00 (CC1 0, CC2 0)"
         assert not termios.tcgetattr(terminal.slave)[3] & (termios.ICANON | termios.ECHO), "not in cbreak mode"
-        play_input = connections(f"{client}:keys")[0]  # the port play reads the keyboard from
         cells = cell_samples(kits / "c-grid")
-        rig = JackRig(f"lts-test pad rig {os.getpid()}", midi_port=play_input, audio_ports=["lts-sampler:out_0"])
+        rig = RigProcess(f"lts-test pad rig {os.getpid()}", server=synchronous_jack_server,
+                         midi_port="lts-sampler midi:in", audio_ports=["lts-sampler:out_0"])  # play's ports
         assert sounding_cell(recorded_note(rig, 60), cells) == (0, 0)
         for arrow, line, cell in ((b"\x1b[C", "pad g1-0: x 0.50 y 0.00 (CC1 64, CC2 0)", None),
                                   (b"\x1b[A", "pad g1-1: x 0.50 y 0.50 (CC1 64, CC2 64)", (1, 1)),
@@ -359,40 +344,29 @@ def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_termina
 
 
 @pytest.mark.slow
-def test_a_flood_of_notes_with_the_wheel_moving_plays_on(kits, tmp_path):
+def test_a_flood_of_notes_with_the_wheel_moving_plays_on(kits, synchronous_jack_server):
     """A note every 100 ms for 10 s, three sounding at once, the mod wheel moving: the bridge
-    takes the notes, sounds, and stops on SIGTERM with its summary. (How many periods a
-    machine drops meanwhile is for benchmarks/live.py to count: a loaded one drops some.)
-
-    Only the bridge runs Python in JACK's cycle here: the keyboard is rtmidi's JACK client and
-    the recorder jackd2's ``jack_rec``."""
-    if shutil.which("jack_rec") is None:
-        pytest.skip("jack_rec (Debian jackd2) records the flood; it is not installed")
-    flood = Bridge(kits, f"LTS flood {os.getpid()}")
-    recording = tmp_path / "flood.wav"
-    recorder = subprocess.Popen(["jack_rec", "-f", str(recording), "-d", "11", "-b", "24", f"{flood.name} audio:out_0"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output(f"{flood.name}:{flood.name}")
+    takes every note, sounds, and stops on SIGTERM with its summary. (How many deadlines a
+    machine misses meanwhile is for benchmarks/live.py to count.)"""
+    flood = Bridge(kits, f"LTS flood {os.getpid()}", server=synchronous_jack_server)
+    rig = flood.rig(f"lts-flood-rig-{os.getpid()}")
     notes = [48 + (7 * i) % 36 for i in range(100)]
     try:
-        keyboard.send(program(1))
+        first = rig.send(program(1))
         for i, note in enumerate(notes):
-            if i >= 3:
-                keyboard.send(note_off(notes[i - 3]))
-            keyboard.send(wheel(i % 128))
             mark = len(flood.lines)
-            keyboard.send(note_on(note))
+            rig.send(*([note_off(notes[i - 3])] if i >= 3 else []), wheel(i % 128), note_on(note))
             time.sleep(0.1)
+        last = rig.send(*(note_off(note) for note in notes[-3:]))
         flood.wait_for(f"({notes[-1]}) vel 100", after=mark)
+        audio = rig.audio(first, last)
     finally:
-        keyboard.close()
+        rig.close()
         status, stderr = flood.stop(signal.SIGTERM)
-        recorder.wait(timeout=60)
     assert status == 0, stderr
-    taken = len([line for line in flood.lines if line.startswith("note ")])
-    assert taken >= 90, f"{taken} of 100 notes taken"  # JACK drops the MIDI of a period a loaded machine misses
-    assert flood.lines[-1].startswith("stopped after") and f"{taken} notes" in flood.lines[-1]
-    audio, _ = sf.read(recording, dtype="float32")
+    assert [line for line in flood.lines if line.startswith("note ")] == [
+        f"note {note_name(note)} ({note}) vel 100" for note in notes]
+    assert flood.lines[-1].startswith("stopped after") and "100 notes" in flood.lines[-1]
     assert np.abs(audio).max() > 0.1, "nothing sounded"
 
 
@@ -402,7 +376,7 @@ def test_the_bridge_ends_promptly_when_its_jack_server_quits(kits):
     name = f"lts-bridge-quits-{os.getpid()}"
     server = start_jackd(name)
     try:
-        bridge = Bridge(kits, name, env={**os.environ, "JACK_DEFAULT_SERVER": name})
+        bridge = Bridge(kits, name, server=name)
         stop_jackd(server)
         status, err = bridge.wait()
     finally:

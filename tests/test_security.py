@@ -11,7 +11,6 @@ import signal
 import socket
 from pathlib import Path
 
-import pytest
 from support.cli import ROOT, lts
 from support.jack import Bridge
 
@@ -69,14 +68,13 @@ def _network_sockets(pid: int) -> list[str]:
     return held
 
 
-@pytest.mark.usefixtures("jack_server")
-def test_the_bridge_and_the_terminal_ui_open_no_network_socket(tmp_path, keys_kit):
+def test_the_bridge_and_the_terminal_ui_open_no_network_socket(tmp_path, keys_kit, jack_server):
     with socket.create_server(("127.0.0.1", 0)):  # the check itself sees a listening socket
         assert len(_network_sockets(os.getpid())) == 1
     kits = tmp_path / "kits"
     kits.mkdir()
     (kits / "keys").symlink_to(keys_kit)
-    bridge = Bridge(kits, f"LTS security {os.getpid()}")
+    bridge = Bridge(kits, f"LTS security {os.getpid()}", server=jack_server)
     try:
         assert _network_sockets(bridge.process.pid) == []
     finally:

@@ -36,7 +36,13 @@ else:
 
 JACKD_ARGS = ["-R", "-d", "dummy", "-r", "44100", "-p", "256"]
 """A server on the dummy driver (no sound card), with real-time scheduling where allowed (jackd2
-carries on without it where it is refused): without it, on two busy cores, every client sees xruns."""
+carries on without it where it is refused)."""
+SYNCHRONOUS = ["-S", "-t", "500"]
+"""Synchronous mode: each cycle waits for every client to finish (up to 10 × 0.5 s), so a client
+that a busy or throttled machine holds up slows the dummy clock down instead of missing its
+period, and what a rig records of it is complete. A client that runs Python in its callback
+must then not share its process with one opening a MIDI port: python-rtmidi holds Python's lock
+while it waits for the server, which waits for the callback, which waits for the lock."""
 INSTALL = "apt-get install jackd2 libportaudio2"
 ONSET = 1e-3
 """A note has sounded once a sample exceeds this (−60 dBFS)."""
@@ -63,8 +69,8 @@ def skip_unless_available() -> None:
         pytest.skip(f"needs JACK and PortAudio ({INSTALL}): {reason}")
 
 
-def server_running(name: str | None = None) -> bool:
-    """Whether a JACK server (the default one, else the one named ``name``) serves clients."""
+def server_running(name: str) -> bool:
+    """Whether the JACK server ``name`` serves clients."""
     try:
         jack.Client("lts-probe", servername=name, no_start_server=True).close()
     except jack.JackOpenError:
@@ -72,11 +78,12 @@ def server_running(name: str | None = None) -> bool:
     return True
 
 
-def start_jackd(name: str | None = None, *, timeout: float = 60) -> subprocess.Popen:
-    """A dummy-driver JACK server (the default one, else named ``name``), once it serves; the
-    test skips where JACK is not installed and fails, with jackd's output, if it does not start."""
+def start_jackd(name: str, *, synchronous: bool = False, timeout: float = 60) -> subprocess.Popen:
+    """A dummy-driver JACK server named ``name`` (in :data:`SYNCHRONOUS` mode if asked), once it
+    serves; the test skips where JACK is not installed and fails, with jackd's output, if it
+    does not start."""
     skip_unless_available()
-    command = ["jackd", *(["-n", name] if name else []), *JACKD_ARGS]
+    command = ["jackd", "-n", name, *(SYNCHRONOUS if synchronous else []), *JACKD_ARGS]
     with tempfile.TemporaryFile("w+") as output:  # not a pipe: a full pipe would block the server
         server = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
@@ -126,7 +133,8 @@ def program(number: int) -> mido.Message:
 
 
 class Gap(AssertionError):
-    """The recording missed a period: JACK skipped a cycle (an xrun on a busy machine)."""
+    """The recording missed a period: JACK skipped a cycle (an xrun on a busy machine; on a
+    :data:`SYNCHRONOUS` server, only after a stall of seconds)."""
 
 
 def despite_xruns(take: Callable[[], T], tries: int = 10) -> T:
@@ -153,7 +161,8 @@ def _realtime_thread() -> tuple[int, os.sched_param] | None:
 
 
 class JackRig:
-    """A JACK client that plays MIDI into ``midi_port`` and records ``audio_ports``.
+    """A JACK client of ``server`` (else the default one) that plays MIDI into ``midi_port`` and
+    records ``audio_ports``.
 
     Its process callback writes the queued MIDI at the start of the period and keeps a copy of
     each audio input's buffer with the period's frame time. While it plays, the objects the
@@ -164,12 +173,12 @@ class JackRig:
     it has recorded a few periods.
     """
 
-    def __init__(self, name: str, *, midi_port: str, audio_ports: list[str]):
+    def __init__(self, name: str, *, midi_port: str, audio_ports: list[str], server: str | None = None):
         gc.freeze()
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)
         self._scheduling = _realtime_thread()
-        self.client = jack.Client(name, no_start_server=True)
+        self.client = jack.Client(name, servername=server, no_start_server=True)
         self.rate = self.client.samplerate
         self._midi = self.client.midi_outports.register("midi_out")
         self._inputs = [self.client.inports.register(f"in_{i}") for i in range(len(audio_ports))]
@@ -234,16 +243,64 @@ class JackRig:
         self._blocks.append((self.client.last_frame_time, np.stack([p.get_array() for p in self._inputs], axis=1)))
 
 
-class Bridge:
-    """``lts-sampler bridge --midi-api jack`` over the kits in ``kits``, as a subprocess, its
-    stdout lines collected."""
+class RigProcess:
+    """A :class:`JackRig` of the server ``server``, in a process of its own (``support/rig.py``):
+    any server, whichever one the tests' process is a client of. The same ``send``,
+    ``send_raw``, ``audio``, ``rate`` and ``close``."""
 
-    def __init__(self, kits: Path, name: str, *, env: dict[str, str] | None = None):
-        self.name = name
+    def __init__(self, name: str, *, server: str, midi_port: str, audio_ports: list[str]):
+        tests = Path(__file__).resolve().parents[1]
+        self._folder = tempfile.TemporaryDirectory()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "support.rig", server, name, midi_port, *audio_ports],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])})
+        ready = self.process.stdout.readline().split()
+        assert ready[:1] == ["ready"], f"the rig did not start (exit {self.process.poll()})"
+        self.rate = int(ready[1])
+
+    def send(self, *messages: mido.Message) -> int:
+        """Play ``messages`` at the start of the next period; its frame time once played."""
+        return self.send_raw([m.bin() for m in messages])
+
+    def send_raw(self, events: list[bytes]) -> int:
+        """Play ``events`` (raw bytes, one JACK MIDI event each) at the start of the next
+        period; its frame time once played."""
+        return int(self._ask("send", *(event.hex() for event in events)))
+
+    def audio(self, start: int, stop: int) -> np.ndarray:
+        """The recording of frames ``start`` to ``stop``: [frames, channels] float32."""
+        path = Path(self._folder.name) / "audio.npy"
+        answer = self._ask("audio", str(start), str(stop), str(path))
+        if answer.startswith("gap "):
+            raise Gap(answer.removeprefix("gap "))
+        assert answer == "ok", answer.removeprefix("fail ")
+        return np.load(path)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self._folder.cleanup()
+
+    def _ask(self, *words: str) -> str:
+        self.process.stdin.write(" ".join(words) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline().strip()
+        assert answer, f"the rig exited ({self.process.poll()})"
+        return answer
+
+
+class Bridge:
+    """``lts-sampler bridge --midi-api jack`` over the kits in ``kits``, a client of the JACK
+    server ``server``, as a subprocess, its stdout lines collected."""
+
+    def __init__(self, kits: Path, name: str, *, server: str):
+        self.name, self.server = name, server
         self._stderr = tempfile.TemporaryFile("w+")  # not a pipe: a full pipe would block the bridge
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lts_sampler.cli", "bridge", "--kits", str(kits), "--midi-api", "jack",
-             "--name", name], stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env)
+             "--name", name], stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            env={**os.environ, "JACK_DEFAULT_SERVER": server})
         self.lines: list[str] = []
         self._reader = threading.Thread(target=lambda: self.lines.extend(line.rstrip("\n") for line in self.process.stdout))
         self._reader.start()
@@ -253,10 +310,10 @@ class Bridge:
             self.stop(signal.SIGKILL)
             raise
 
-    def rig(self, name: str) -> JackRig:
+    def rig(self, name: str) -> RigProcess:
         """A rig playing into this bridge's MIDI port and recording its two audio ports."""
-        return JackRig(name, midi_port=f"{self.name}:{self.name}",
-                       audio_ports=[f"{self.name} audio:out_0", f"{self.name} audio:out_1"])
+        return RigProcess(name, server=self.server, midi_port=f"{self.name}:{self.name}",
+                          audio_ports=[f"{self.name} audio:out_0", f"{self.name} audio:out_1"])
 
     def wait_for(self, text: str, *, after: int = 0, timeout: float = 10) -> str:
         """The first line from index ``after`` on that contains ``text``."""

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lts_sampler.errors import LtsError
+from lts_sampler.interrupts import raise_if_interrupted
 
 
 def _umask() -> int:
@@ -27,13 +28,14 @@ def _umask() -> int:
 @contextlib.contextmanager
 def replacing_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; once the block succeeds it is renamed over
-    ``path``, otherwise removed."""
+    ``path``, otherwise (or after a Ctrl-C, even one Python dropped) removed."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a kit is for sharing
     try:
         yield Path(tmp)
+        raise_if_interrupted()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -62,10 +64,11 @@ def check_replaceable(target: Path, *, marker: str, what: str) -> None:
 def replacing_dir(target: str | Path) -> Iterator[Path]:
     """Yield a hidden temporary folder beside ``target``; on success it replaces ``target``.
 
-    On any error (or interruption) the temporary folder is removed and ``target`` is left
-    as it was. Where the system can (Linux), the new folder and the old one swap places in
-    one step, so a reader finds ``target`` whole, old or new, at every instant; elsewhere the
-    old folder is swapped out by rename and ``target`` is missing only between two renames.
+    On any error (or interruption, even one Python dropped: :mod:`lts_sampler.interrupts`) the
+    temporary folder is removed and ``target`` is left as it was. Where the system can (Linux),
+    the new folder and the old one swap places in one step, so a reader finds ``target`` whole,
+    old or new, at every instant; elsewhere the old folder is swapped out by rename and
+    ``target`` is missing only between two renames.
 
     The temporary folders are named ``.<target>.<pid>.<random>.tmp`` (and ``.<target>.<pid>.old``),
     so that a process killed on the way (SIGKILL, power cut) leaves only hidden folders, which
@@ -78,6 +81,7 @@ def replacing_dir(target: str | Path) -> Iterator[Path]:
     try:
         tmp.chmod(0o777 & ~_umask())
         yield tmp
+        raise_if_interrupted()
         if not (target.is_dir() and _exchange(tmp, target)):  # after an exchange tmp holds the old folder
             _replace_by_renames(tmp, target)
     finally:

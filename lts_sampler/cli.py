@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lts_sampler import __version__
 from lts_sampler.errors import LtsError
+from lts_sampler.interrupts import catching_interrupts, raise_if_interrupted
 from lts_sampler.midi_ports import APIS
 
 TRAIN_EXTRA_HINT = (
@@ -345,7 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.func(args)
+        with catching_interrupts():
+            status = args.func(args)
+            raise_if_interrupted()  # one Python dropped on the way
+        return status
     except LtsError as err:
         print(f"lts-sampler: error: {err}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ import soundfile as sf
 from support.cli import CLI, ROOT
 
 from lts_sampler.atomic import replacing_dir
+from lts_sampler.interrupts import catching_interrupts
 
 KILLS = 10
 
@@ -158,6 +159,29 @@ def test_ctrl_c_mid_render_is_one_line_and_keeps_the_old_kit(tmp_path):
     assert stderr.strip().splitlines() == ["lts-sampler: interrupted"], stderr
     assert snapshot(target) == old
     assert [p.name for p in target.parent.iterdir()] == ["k"], "the temporary folder is left behind"
+
+
+class DropsACtrlC:
+    """Deleted, it is Ctrl-C'd: Python drops the KeyboardInterrupt raised inside ``__del__``
+    ("Exception ignored in …"), as it does in the weakref callbacks of an import."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10_000):  # the handler runs at a check between bytecodes, in here
+            pass
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_python_drops_still_stops_the_write_and_keeps_the_old_kit(tmp_path):
+    target = tmp_path / "k"
+    with replacing_dir(target) as tmp:
+        (tmp / "kit.json").write_text("old")
+    with pytest.raises(KeyboardInterrupt), catching_interrupts():
+        with replacing_dir(target) as tmp:
+            (tmp / "kit.json").write_text("new")
+            DropsACtrlC()  # deleted at once; the write carries on
+    assert (target / "kit.json").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["k"], "the temporary folder is left behind"
 
 
 def dead_pid() -> int:

@@ -204,7 +204,9 @@ def main() -> None:
     log.seek(before)
     report = log.read()
     blamed = collections.Counter(NOT_FINISHED.findall(report))
-    summary = next((line for line in lines if line.startswith("stopped after")), "no summary")
+    summary = next((line for line in lines if line.startswith("stopped after")), None)
+    if summary is None:  # the bridge stopped on its own: say why
+        summary = f"no summary, exit {bridge.returncode}; stderr: {bridge.stderr.read().strip()[-600:]!r}"
     latencies = player.latencies() if player is not None else []
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {cpu_name()}; "
           f"{'one core busy' if args.busy else 'idle'}; jackd -R -d dummy -p {args.period} "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from support.cli import ROOT, lts
 from support.jack import Bridge
+from support.pilot import settle
 
 from lts_sampler.tui.app import LtsApp
 
@@ -82,10 +83,10 @@ def test_the_bridge_and_the_terminal_ui_open_no_network_socket(tmp_path, keys_ki
 
     async def drive() -> None:
         async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             assert pilot.app.silent_reason is None  # sound and MIDI were opened
             await pilot.press("f4")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             assert _network_sockets(os.getpid()) == []
 
     asyncio.run(drive())

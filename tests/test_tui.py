@@ -13,6 +13,7 @@ from pathlib import Path
 import mido
 import pytest
 from support.cli import lts
+from support.pilot import settle
 from textual.widgets import DataTable, Input, Select, Static
 
 from lts_sampler.sampler import Sampler
@@ -55,17 +56,6 @@ def _log(pilot) -> list[str]:
     return pilot.app.query_one("#log").lines
 
 
-async def _settle(pilot, timeout_s: float = 60) -> None:
-    """Let the app handle its messages and every worker end, three times over (what one does
-    may start another); an exclusive worker cancelled by a newer one counts as ended."""
-    deadline = time.monotonic() + timeout_s
-    for _ in range(3):
-        await pilot.pause()
-        while not all(worker.is_finished for worker in pilot.app.workers):
-            assert time.monotonic() < deadline, f"workers still running: {list(pilot.app.workers)}"
-            await pilot.pause(0.02)
-
-
 async def _until(pilot, done, timeout_s: float = 10) -> bool:
     """Whether ``done()`` holds within ``timeout_s`` while the app runs (the audio callback
     takes what the UI sends at its next block)."""
@@ -80,7 +70,7 @@ async def _open_kit(pilot, folder: Path) -> None:
     await pilot.app.run_action("show_tab('bank')")
     await _type(pilot, "out", str(folder))
     await pilot.app.run_action("show_tab('kit')")
-    await _settle(pilot)
+    await settle(pilot)
 
 
 def _pad(pilot) -> list[str]:
@@ -131,10 +121,10 @@ def test_a_pair_is_saved_as_typed_rendered_and_found_again(tmp_path):
             await _fill_pair(pilot, out, alphas="0:1:0.5")
             assert _message(pilot).startswith("ready: 3 samples")
             await pilot.press("ctrl+r")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             await pilot.pause()
             assert "wrote" in "\n".join(pilot.app.query_one("#log").lines)
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             await pilot.pause()
             table = pilot.app.query_one("#samples", DataTable)
             assert [table.get_row_at(i)[:3] for i in range(table.row_count)] == [
@@ -170,14 +160,14 @@ def test_a_cancelled_render_leaves_the_previous_kit_as_it_was(tmp_path):
         async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
             await _fill_pair(pilot, out)
             await pilot.press("ctrl+r")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             before = {p.name: p.read_bytes() for p in (out / "samples").iterdir()}
             await _type(pilot, "alphas", "-0.5:1.5:0.25")
             await _choose(pilot, "quality", "high")
             await _type(pilot, "source-0-duration", "1.5")
             pilot.app.action_render()  # as ctrl+r, without waiting for the app to be idle
             await pilot.press("escape")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             assert {p.name: p.read_bytes() for p in (out / "samples").iterdir()} == before
             assert "cancelled" in "\n".join(pilot.app.query_one("#log").lines)
             assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -239,7 +229,7 @@ def test_computer_keys_play_the_kit_as_a_piano_row(tmp_path, keys_kit):
             await pilot.app.run_action("show_tab('bank')")
             await _type(pilot, "out", str(keys_kit))
             await pilot.app.run_action("show_tab('kit')")
-            await _settle(pilot)
+            await settle(pilot)
             piano = pilot.app.query_one(Piano)
             assert piano.base == 60 and 60 in piano.mapped
             for key, note in (("a", 60), ("w", 61)):  # each sounds for a tap's hold time
@@ -260,13 +250,13 @@ def test_a_midi_keyboard_chosen_in_the_kit_tab_plays_and_lights_its_keys(tmp_pat
 
     async def drive() -> None:
         async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             assert pilot.app.silent_reason is None
             await _type(pilot, "name", "kit")
             await pilot.app.run_action("show_tab('bank')")
             await _type(pilot, "out", str(keys_kit))
             await pilot.press("f4")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             await pilot.pause()
             select = pilot.app.query_one("#midi-in", Select)
             port = next(p for p in pilot.app.audition.midi_inputs()[0] if name in p)
@@ -298,7 +288,7 @@ def test_a_third_source_mixes_by_weights_and_a_curve_makes_one_moving_sample(tmp
             await _type(pilot, "curve", "0:0,1:1")
             assert _message(pilot).startswith("ready: 1 samples")
             await pilot.press("ctrl+r")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             assert sorted(p.name for p in (out / "samples").iterdir()) == ["00_curve.wav"]
 
             await pilot.app.run_action("show_tab('sources')")
@@ -312,7 +302,7 @@ def test_a_third_source_mixes_by_weights_and_a_curve_makes_one_moving_sample(tmp
             assert not pilot.app.query_one("#alphas").display
             await _type(pilot, "weights", "1,0,0;0.2,0.3,0.5")
             await pilot.press("ctrl+r")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
 
     asyncio.run(drive())
     manifest = json.loads((out / "kit.json").read_text())
@@ -327,7 +317,7 @@ def test_ctrl_l_plays_the_focused_sources_excerpt_and_says_why_it_is_silent(tmp_
             await pilot.app.run_action("show_tab('sources')")
             await _type(pilot, "source-1-offset", "0.25")
             await pilot.press("ctrl+l")
-            await pilot.app.workers.wait_for_complete()
+            await settle(pilot)
             await pilot.pause()
             assert pilot.app.audition.previewing()
             last = pilot.app.query_one("#log").lines[-1]
@@ -363,19 +353,19 @@ def test_a_grid_kit_shows_its_pad_and_the_arrow_keys_move_over_it(tmp_path, grid
             assert _sample(pilot) == "g0-0.wav"
 
             await pilot.press("up", "right")
-            await _settle(pilot)
+            await settle(pilot)
             assert _pad(pilot)[-3:] == ["g1-1  x 0.50 y 0.50", "A 0.25 B 0.25 C 0.25 D 0.25", "CC1 64  CC2 64"]
             assert _sample(pilot) == "g1-1.wav" and _log(pilot)[-1] == "playing g1-1.wav"
 
             await pilot.press("up", "up", "left")  # the second up meets the pad's edge
-            await _settle(pilot)
+            await settle(pilot)
             assert _pad(pilot)[-3:] == ["g0-2  x 0.00 y 1.00", "A 0.00 B 0.00 C 1.00 D 0.00", "CC1 0  CC2 127"]
             assert _sample(pilot) == "g0-2.wav"
             assert [label for label, _, _ in pilot.app.query_one(Trajectories).curves] == ["A", "B", "C", "D", "g0-2"]
 
             pilot.app.query_one("#samples").focus()
             await pilot.press("up")  # the row before g0-2: the end of the row below
-            await _settle(pilot)
+            await settle(pilot)
             assert _sample(pilot) == "g2-1.wav"
             assert _pad(pilot)[-3:-1] == ["g2-1  x 1.00 y 0.50", "A 0.00 B 0.50 C 0.00 D 0.50"]
 
@@ -393,7 +383,7 @@ def test_a_click_on_the_pad_selects_the_cell_under_it(tmp_path, grid_kit):
             for (x, y), cell in [((right, top), "g2-2"), ((left, bottom), "g0-0"),
                                  (((left + right) // 2, (top + bottom) // 2), "g1-1")]:
                 await pilot.click(offset=origin + (x, y))
-                await _settle(pilot)
+                await settle(pilot)
                 assert _pad(pilot)[-3].startswith(f"{cell} ")
                 assert _sample(pilot) == f"{cell}.wav" and _log(pilot)[-1] == f"playing {cell}.wav"
 
@@ -421,11 +411,11 @@ def test_moving_over_the_pad_sets_the_sounding_controllers_to_the_cell(tmp_path,
 
     async def drive() -> None:
         async with LtsApp(tmp_path / "session.json").run_test(size=(100, 30)) as pilot:
-            await _settle(pilot)
+            await settle(pilot)
             assert pilot.app.silent_reason is None
             await _open_kit(pilot, grid_kit)
             await pilot.press("right", "right", "up")
-            await _settle(pilot)
+            await settle(pilot)
             assert _sample(pilot) == "g2-1.wav"
             assert await _until(pilot, lambda: dict(received) == {1: 127, 2: 64})  # the last value of each
             await pilot.press("a")
@@ -443,7 +433,7 @@ def test_a_kit_of_several_pitches_pictures_the_sources_of_the_samples_bank(tmp_p
             assert [table.get_row_at(i)[2] for i in range(table.row_count)] == ["F#2–F#3"] * 2 + ["G3–F#4"] * 2
             for keys, mix in ((["down"] * 3, "α +1.00"), (["up"] * 3, "α +0.00")):  # the bank of C4, then C3's
                 await pilot.press(*keys)
-                await _settle(pilot)
+                await settle(pilot)
                 assert [label for label, _, _ in pilot.app.query_one(Trajectories).curves] == ["A", "B", mix]
             assert not [line for line in _log(pilot) if "error" in line]
 
@@ -464,7 +454,7 @@ def test_a_pair_of_four_sources_renders_a_grid_kit(tmp_path):
             for index, name in ((2, "guit_harmonics.flac"), (3, "elec_chime.flac")):
                 pilot.app.query_one("#add-source").focus()
                 await pilot.press("enter")
-                await _settle(pilot)
+                await settle(pilot)
                 await _type(pilot, f"source-{index}-path", str(DEMO / name))
                 await _type(pilot, f"source-{index}-duration", "0.5")
             await pilot.app.run_action("show_tab('bank')")
@@ -473,7 +463,7 @@ def test_a_pair_of_four_sources_renders_a_grid_kit(tmp_path):
             await _type(pilot, "grid", "2")
             assert _message(pilot).startswith("ready: 4 samples")
             await pilot.press("ctrl+r")
-            await _settle(pilot)
+            await settle(pilot)
             assert pilot.app.query_one(Pad).display
             assert _pad(pilot)[0].split() == ["C", "guit_harmonics", "elec_chime", "D"]
 

@@ -7,7 +7,10 @@ decoding, phase, WAVs, SFZ and kit.json).
 NSynth Super's banks took about 36 hours on eight GPUs for ~120 000 samples of 3.75 s: 288
 GPU-hours for 450 000 s of audio, about 2.3 GPU-seconds per second of audio.
 
-    python benchmarks/grid.py [--quality draft|normal|high ...]
+    python benchmarks/grid.py [--quality draft|normal|high ...] [--quick]
+
+``--quick`` (seconds, for the test that keeps this script running): 2 pitches, a 2 × 2 grid,
+0.5 s a sample, draft quality.
 """
 
 from __future__ import annotations
@@ -33,21 +36,24 @@ NSYNTH_GPU_S_PER_S = 36 * 3600 * 8 / (120_000 * 3.75)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality", nargs="+", default=["draft", "normal"], choices=["draft", "normal", "high"])
+    parser.add_argument("--quick", action="store_true", help="a small pad, to check that the script runs")
     args = parser.parse_args()
     if not available():
         sys.exit("needs Debian fluidsynth and fluid-soundfont-gm: apt-get install fluidsynth fluid-soundfont-gm")
-    samples = SIZE * SIZE * len(PITCHES)
-    audio_s = samples * SECONDS
+    size, pitches, seconds_each = (2, [60, 64], 0.5) if args.quick else (SIZE, PITCHES, SECONDS)
+    qualities = ["draft"] if args.quick else args.quality
+    samples = size * size * len(pitches)
+    audio_s = samples * seconds_each
     cores = os.cpu_count() or 1
-    print(f"{platform.processor() or platform.machine()}, {cores} cores; a {SIZE} × {SIZE} grid × {len(PITCHES)} "
-          f"pitches × {SECONDS:g} s = {samples} samples, {audio_s:g} s of audio")
+    print(f"{platform.processor() or platform.machine()}, {cores} cores; a {size} × {size} grid × {len(pitches)} "
+          f"pitches × {seconds_each:g} s = {samples} samples, {audio_s:g} s of audio")
     with tempfile.TemporaryDirectory() as tmp:
-        sets = [str(note_set(Path(tmp) / name, name, PITCHES, seconds=SECONDS)) for name in INSTRUMENTS]
+        sets = [str(note_set(Path(tmp) / name, name, pitches, seconds=seconds_each)) for name in INSTRUMENTS]
         header = f"{'quality':<9}{'seconds':>9}{'× real time':>13}{'core-s per s':>14}"
         print(header + "\n" + "-" * len(header))
-        for quality in args.quality:
+        for quality in qualities:
             started = time.perf_counter()
-            subprocess.run(["lts-sampler", "render", *sets, "--grid", str(SIZE), "--duration", str(SECONDS),
+            subprocess.run([sys.executable, "-m", "lts_sampler", "render", *sets, "--grid", str(size), "--duration", str(seconds_each),
                             "--quality", quality, "--device", "cpu", "-o", str(Path(tmp) / f"pad-{quality}")],
                            check=True, capture_output=True)
             seconds = time.perf_counter() - started

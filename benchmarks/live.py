@@ -1,6 +1,8 @@
 """Live play against the machine's floor: does the bridge drop audio where C clients do not?
 
-    python benchmarks/live.py [--seconds 300] [--busy] [--period 256] [--cpu-load 8]
+    python benchmarks/live.py [--seconds 300] [--busy] [--period 256] [--cpu-load 8] [--quick]
+
+``--quick`` plays 4 s through small draft kits: a check that the script runs, no figure.
 
 It starts a JACK server of its own (``jackd -R -d dummy``), so that it reads the server's own
 reports, and runs beside the bridge three of Debian's C example clients (package jackd2):
@@ -52,6 +54,9 @@ PROGRAM_EVERY_S = 10
 ONSET = 1e-3  # −60 dBFS
 KITS = {"a-keys": ["--mode", "keys"], "b-morph": ["--mode", "morph"],
         "c-grid": ["--grid", "3", "--quality", "draft", "--duration", "1.5"]}
+QUICK = ["--quality", "draft", "--duration", "0.7"]
+QUICK_KITS = {"a-keys": ["--mode", "keys", "--alphas", "0,1", *QUICK], "b-morph": ["--mode", "morph", "--alphas", "0,1", *QUICK],
+              "c-grid": ["--grid", "2", *QUICK]}
 NOT_FINISHED = re.compile(r"client = (.+?) was not finished, state = (\w+)")
 DRIVER_LATE = re.compile(r"JackTimedDriver::Process XRun")
 
@@ -130,9 +135,11 @@ class Player:
         self.client.close()
 
 
-def render_kits(folder: Path) -> None:
-    for name, args in KITS.items():
-        subprocess.run([sys.executable, "-m", "lts_sampler.cli", "render", "--demo", *args, "-o", str(folder / name),
+def render_kits(folder: Path, *, quick: bool) -> None:
+    """The keys, morph and grid kits of the demo sources; ``quick``: two short draft samples
+    each (a 2 × 2 grid)."""
+    for name, args in (QUICK_KITS if quick else KITS).items():
+        subprocess.run([sys.executable, "-m", "lts_sampler.faces.cli", "render", "--demo", *args, "-o", str(folder / name),
                         "--json"], check=True, capture_output=True)
 
 
@@ -148,13 +155,16 @@ def main() -> None:
     parser.add_argument("--busy", action="store_true", help="hold one core with a busy loop meanwhile")
     parser.add_argument("--period", type=int, default=256, help="JACK period in frames (default 256)")
     parser.add_argument("--cpu-load", type=int, default=8, help="per cent of a period jack_cpu spins (default 8)")
+    parser.add_argument("--quick", action="store_true", help="4 s through small kits, to check that the script runs")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 4.0
     server = f"lts-bench-{os.getpid()}"
     env = {**os.environ, "JACK_DEFAULT_SERVER": server}
     processes: list[subprocess.Popen] = []
     log = tempfile.TemporaryFile("w+")
     with tempfile.TemporaryDirectory() as tmp:
-        render_kits(Path(tmp))
+        render_kits(Path(tmp), quick=args.quick)
         jackd = subprocess.Popen(["jackd", "-n", server, "-R", "-d", "dummy", "-r", str(RATE), "-p", str(args.period)],
                                  stdout=log, stderr=subprocess.STDOUT, text=True)
         processes.append(jackd)
@@ -170,7 +180,7 @@ def main() -> None:
                                               stderr=subprocess.DEVNULL))
             if args.busy:
                 processes.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
-            bridge = subprocess.Popen([sys.executable, "-m", "lts_sampler.cli", "bridge", "--kits", tmp,
+            bridge = subprocess.Popen([sys.executable, "-m", "lts_sampler.faces.cli", "bridge", "--kits", tmp,
                                        "--midi-api", "jack", "--name", "lts-bench"],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             processes.append(bridge)

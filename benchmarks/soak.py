@@ -1,7 +1,7 @@
 """Memory over many renders in one process: does a long session (the TUI, a script) leak?
 
-Run by hand: ``python benchmarks/soak.py [RENDERS]`` (default 50). It renders the demo pair
-at normal quality (9 layers, α −0.5…1.5, 1.5 s) with :func:`lts_sampler.kit.make_kit` into
+Run by hand: ``python benchmarks/soak.py [RENDERS]`` (default 50; ``--quick``: 3, no verdict). It renders the demo pair
+at normal quality (9 layers, α −0.5…1.5, 1.5 s) with :func:`lts_sampler.kits.make.make_kit` into
 the same kit folder (in a temporary folder) RENDERS times, with the model loaded once, and
 prints the resident memory (VmRSS) after renders 1, 5, 10, 25 and the last, the growth from
 render 5 (after warm-up: plans and caches built, ONNX sessions warm) to the last, and the
@@ -18,11 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from lts_sampler.cli_render import DEMO_DIR, DEMO_SECONDS, DEMO_SOURCES
-from lts_sampler.kit import make_kit, single_bank
-from lts_sampler.model import ModelBundle, resolve_bundle
-from lts_sampler.morph import parse_alphas
-from lts_sampler.render import Layer, RenderSettings, Source
+from lts_sampler.core.banks import Layer, RenderSettings, Source
+from lts_sampler.core.kitformat import single_bank
+from lts_sampler.core.mixing import parse_alphas
+from lts_sampler.kits.make import make_kit
+from lts_sampler.kits.plan import DEMO_DIR, DEMO_SECONDS, DEMO_SOURCES
+from lts_sampler.synthesis.model import ModelBundle, resolve_bundle
 
 TARGET_GROWTH = 0.05
 REPORTED = (1, 5, 10, 25)
@@ -86,4 +87,7 @@ def main(renders: int = 50) -> int:
 
 
 if __name__ == "__main__":
+    if "--quick" in sys.argv[1:]:  # a check that the script runs: too few renders for a verdict
+        main(3)
+        sys.exit(0)
     sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 50))

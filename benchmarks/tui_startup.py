@@ -3,10 +3,13 @@ given size, timed until its screen shows the session's pair and the line that sa
 render. Needs tmux.
 
     python benchmarks/tui_startup.py            # 100×30 and 80×24, five starts each
+    python benchmarks/tui_startup.py --quick    # one start at 100×30 (a check that it runs)
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -44,14 +47,18 @@ def started(size: tuple[int, int], folder: Path) -> float:
 def main() -> None:
     if shutil.which("tmux") is None:
         raise SystemExit("needs tmux (apt-get install tmux)")
+    quick = "--quick" in sys.argv[1:]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}")
+    runs, sizes = (1, [(100, 30)]) if quick else (RUNS, [(100, 30), (80, 24)])
     subprocess.run([*TMUX, "new-session", "-d", "-s", "idle", "sleep 3600"], check=True)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            started((100, 30), Path(folder))  # warm the file cache once
-            for size in ((100, 30), (80, 24)):
-                times = [started(size, Path(folder)) for _ in range(RUNS)]
+            if not quick:
+                started((100, 30), Path(folder))  # warm the file cache once
+            for size in sizes:
+                times = [started(size, Path(folder)) for _ in range(runs)]
                 print(f"{size[0]}×{size[1]}: ready in {statistics.median(times):.2f} s "
-                      f"(median of {RUNS}; {min(times):.2f}–{max(times):.2f} s)")
+                      f"(median of {runs}; {min(times):.2f}–{max(times):.2f} s)")
     finally:
         subprocess.run([*TMUX, "kill-server"], capture_output=True)
 

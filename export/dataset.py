@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from lts_sampler.audio import find_audio_files, load_audio
-from lts_sampler.errors import LtsError
-from lts_sampler.model import sha256_file
-from lts_sampler.spec import AudioSpec
-from lts_sampler.spectral import cqt_magnitude
+from lts_sampler.core.digest import sha256_file
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.spec import AudioSpec
+from lts_sampler.synthesis.audio import find_audio_files, load_audio
+from lts_sampler.synthesis.spectral import cqt_magnitude
 
 
 def default_cache_dir() -> Path:

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-
 from lts_sampler.training.models import build_model
 from lts_sampler.training.train import code_revision, load_checkpoint
-from lts_sampler.atomic import check_replaceable, replacing_dir, write_json
-from lts_sampler.errors import LtsError
-from lts_sampler.evaluate import evaluate_bundle
-from lts_sampler.model import ModelBundle, sha256_file
-from lts_sampler.spec import AudioSpec
+from rich.console import Console
+
+from lts_sampler.core.atomic import check_replaceable, replacing_dir, write_json
+from lts_sampler.core.digest import sha256_file
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.spec import AudioSpec
+from lts_sampler.synthesis.evaluate import evaluate_bundle
+from lts_sampler.synthesis.model import ModelBundle
 
 OPSET = 18
 PARITY_TOLERANCE = 1e-4

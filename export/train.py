@@ -22,18 +22,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from lts_sampler.training.dataset import build_dataset, read_name_list, split_dataset, stack_frames
+from lts_sampler.training.models import build_model
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from lts_sampler.training.dataset import build_dataset, read_name_list, split_dataset, stack_frames
-from lts_sampler.training.models import build_model
 from lts_sampler import __version__
-from lts_sampler.atomic import write_json
-from lts_sampler.errors import LtsError
-from lts_sampler.metrics import log_spectral_distance, spectral_convergence
-from lts_sampler.spec import AudioSpec
+from lts_sampler.core.atomic import write_json
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.spec import AudioSpec
+from lts_sampler.synthesis.metrics import log_spectral_distance, spectral_convergence
 
 ARCH_DEFAULTS = {
     "residual": {"hidden": 512, "beta": 1e-5, "lr": 1e-4},

@@ -1,5 +1,5 @@
 import sys
 
-from lts_sampler.cli import main
+from lts_sampler.faces.cli import main
 
 sys.exit(main())

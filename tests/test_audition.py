@@ -20,10 +20,10 @@ import pytest
 from support.cli import python
 from support.jack import ONSET, JackRig, connections, despite_xruns, start_jackd, stop_jackd
 
-from lts_sampler.audition import JACK_NAME, Audition
-from lts_sampler.errors import LtsError
-from lts_sampler.kit import RELEASE_S
-from lts_sampler.sampler import Kit, load_kit
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.kitformat import RELEASE_S
+from lts_sampler.playing.audition import JACK_NAME, Audition
+from lts_sampler.playing.sampler import Kit, load_kit
 
 HOLD_S = 0.3
 KEYS = f"lts-test audition keys {os.getpid()}"
@@ -192,14 +192,14 @@ def test_without_an_audio_device_it_plays_silently(kit):
 
 
 def test_importing_it_starts_neither_textual_nor_portaudio():
-    done = python("import lts_sampler.audition", refuse=["textual", "sounddevice", "torch"])
+    done = python("import lts_sampler.playing.audition", refuse=["textual", "sounddevice", "torch"])
     assert done.returncode == 0, done.stderr
 
 
 WITHOUT_JACK = """
 import os, sys
-from lts_sampler.audition import Audition
-from lts_sampler.errors import LtsError
+from lts_sampler.playing.audition import Audition
+from lts_sampler.core.errors import LtsError
 audition = Audition()
 audition.open()
 print(audition.silent_reason)
@@ -235,7 +235,7 @@ def test_without_jack_and_sound_card_open_says_why_and_nothing_is_printed():
 
 JACK_QUITS = """
 import sys, time, mido
-from lts_sampler.audition import Audition
+from lts_sampler.playing.audition import Audition
 audition = Audition()
 audition.open()
 keys = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("keys", virtual=True, client_name="keys")

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from support.cli import WITHOUT_TORCH, assert_one_line_error, lts, python
 
-RUNTIME = ("lts_sampler, lts_sampler.cli, lts_sampler.model, lts_sampler.evaluate, lts_sampler.spectral, "
-           "lts_sampler.audio, lts_sampler.phase, lts_sampler.render, lts_sampler.kit, lts_sampler.sampler, "
-           "lts_sampler.midi_render, lts_sampler.live, lts_sampler.audition, lts_sampler.pictures, "
-           "lts_sampler.session, lts_sampler.tui.job")
+RUNTIME = ("lts_sampler, lts_sampler.faces.cli, lts_sampler.synthesis.model, lts_sampler.synthesis.evaluate, lts_sampler.synthesis.spectral, "
+           "lts_sampler.synthesis.audio, lts_sampler.synthesis.phase, lts_sampler.synthesis.render, lts_sampler.kits.make, lts_sampler.playing.sampler, "
+           "lts_sampler.playing.midi_render, lts_sampler.playing.live, lts_sampler.playing.audition, lts_sampler.faces.tui.pictures, "
+           "lts_sampler.faces.tui.session, lts_sampler.faces.tui.job")
 
 
 def test_the_runtime_never_imports_torch_and_only_the_tui_imports_textual():
     done = python(f"import {RUNTIME}", refuse=["torch", "textual"])
     assert done.returncode == 0, done.stderr
-    done = python("import lts_sampler.tui.app", refuse=["torch"])
+    done = python("import lts_sampler.faces.tui.app", refuse=["torch"])
     assert done.returncode == 0, done.stderr
 
 

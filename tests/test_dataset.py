@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lts_sampler.training.dataset import build_dataset, read_name_list, split_dataset, stack_frames
-from lts_sampler.errors import LtsError
-from lts_sampler.spec import AudioSpec
+
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.spec import AudioSpec
 
 SPEC = AudioSpec()
 

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lts_sampler.training.dataset import read_name_list
-from lts_sampler.audio import load_audio
-from lts_sampler.metrics import log_spectral_distance, spectral_convergence
-from lts_sampler.model import ModelBundle, default_bundle_path
-from lts_sampler.spectral import cqt_magnitude
+
+from lts_sampler.synthesis.audio import load_audio
+from lts_sampler.synthesis.metrics import log_spectral_distance, spectral_convergence
+from lts_sampler.synthesis.model import ModelBundle, default_bundle_path
+from lts_sampler.synthesis.spectral import cqt_magnitude
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "lts_sampler" / "demo"

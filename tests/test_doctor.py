@@ -11,8 +11,8 @@ import pytest
 from support.bundles import write_bundle
 from support.cli import WITHOUT_TORCH, python
 
-from lts_sampler import doctor
-from lts_sampler.model import default_bundle_path
+from lts_sampler.faces import doctor
+from lts_sampler.synthesis.model import default_bundle_path
 
 SECTIONS = ("versions", "onnxruntime", "models", "phase", "audio", "midi", "jack")
 TITLES = ("Versions", "ONNX Runtime", "Models", "Phase reconstruction", "Audio outputs", "MIDI ports", "JACK")
@@ -120,11 +120,11 @@ def test_midi_errors_are_text_per_api(data):
 
 
 def test_report_names_torchs_version_without_importing_it():
-    done = python("from lts_sampler import doctor\nprint(doctor.report()['versions']['torch'])", refuse=["torch"])
+    done = python("from lts_sampler.faces import doctor\nprint(doctor.report()['versions']['torch'])", refuse=["torch"])
     installed = importlib.util.find_spec("torch") is not None
     assert done.stdout.strip() == (importlib.metadata.version("torch") if installed else "not installed"), done.stderr
 
 
 def test_report_works_when_torch_is_not_installed():
-    done = python(WITHOUT_TORCH + "from lts_sampler import doctor\nprint(doctor.report()['versions']['torch'])")
+    done = python(WITHOUT_TORCH + "from lts_sampler.faces import doctor\nprint(doctor.report()['versions']['torch'])")
     assert done.stdout.strip() == "not installed", done.stderr

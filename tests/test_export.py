@@ -12,9 +12,11 @@ pytestmark = pytest.mark.slow  # training, then export
 
 from lts_sampler.training.onnx_export import PARITY_TOLERANCE, export_bundle  # noqa: E402
 from lts_sampler.training.train import TrainConfig, train  # noqa: E402
-from lts_sampler.errors import LtsError  # noqa: E402
-from lts_sampler.model import ModelBundle, sha256_file  # noqa: E402
 from support.bundles import write_tones  # noqa: E402
+
+from lts_sampler.core.digest import sha256_file
+from lts_sampler.core.errors import LtsError  # noqa: E402
+from lts_sampler.synthesis.model import ModelBundle
 
 
 @pytest.fixture(scope="module")

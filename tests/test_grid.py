@@ -16,7 +16,7 @@ import soundfile as sf
 from support.cli import lts
 from support.fluid import needs_fluidsynth, note_set, play_note
 
-from lts_sampler.sampler import Kit, Sampler, load_kit
+from lts_sampler.playing.sampler import Kit, Sampler, load_kit
 
 pytestmark = pytest.mark.slow  # FluidSynth notes, then renders of many samples
 

@@ -1,7 +1,7 @@
 """Renders killed or interrupted at any moment leave the kit whole: the old one or the new one.
 
 A render writes its kit into a hidden folder beside the target and swaps it in at the end
-(:func:`lts_sampler.atomic.replacing_dir`). These tests run ``lts-sampler render`` as a user
+(:func:`lts_sampler.core.atomic.replacing_dir`). These tests run ``lts-sampler render`` as a user
 does, kill it (SIGKILL) at random moments spread over the whole run, final write and swap
 included, or interrupt it (SIGINT, Ctrl-C), and look at what a sampler or a DAW would find.
 """
@@ -24,8 +24,8 @@ import pytest
 import soundfile as sf
 from support.cli import CLI, ROOT
 
-from lts_sampler.atomic import replacing_dir
-from lts_sampler.interrupts import catching_interrupts
+from lts_sampler.core.atomic import replacing_dir
+from lts_sampler.core.interrupts import catching_interrupts
 
 KILLS = 10
 
@@ -135,12 +135,12 @@ def test_a_render_killed_at_any_moment_leaves_the_old_kit_or_the_new_one(tmp_pat
     assert [p.name for p in kits.iterdir()] == ["k"], "a finished render leaves nothing beside the kit"
 
 
-MARK_THE_RENDER = """import sys, lts_sampler.cli_render
-make_kit = lts_sampler.cli_render.make_kit
+MARK_THE_RENDER = """import sys, lts_sampler.faces.cli_render
+make_kit = lts_sampler.faces.cli_render.make_kit
 def marked(*args, **kwargs):
     print("rendering", flush=True)
     return make_kit(*args, **kwargs)
-lts_sampler.cli_render.make_kit = marked
+lts_sampler.faces.cli_render.make_kit = marked
 """
 """Run before the CLI: prints a line as the render of the samples begins (start-up over)."""
 

@@ -23,20 +23,10 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
-from support.jack import (
-    ONSET,
-    Bridge,
-    RigProcess,
-    note_off,
-    note_on,
-    program,
-    start_jackd,
-    stop_jackd,
-    wheel,
-)
+from support.jack import ONSET, Bridge, RigProcess, note_off, note_on, program, start_jackd, stop_jackd, wheel
 
-from lts_sampler.kit import RELEASE_S
-from lts_sampler.live import note_name
+from lts_sampler.core.kitformat import RELEASE_S
+from lts_sampler.playing.live import note_name
 
 pytestmark = pytest.mark.usefixtures("jack_server")
 
@@ -46,7 +36,7 @@ meet in the bridge at its own blocks."""
 
 
 def lts_sampler(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lts_sampler.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "lts_sampler.faces.cli", *args], capture_output=True, text=True,
                           timeout=120, check=False)
 
 
@@ -159,7 +149,7 @@ def test_play_prints_the_notes_of_a_keyboard_and_a_summary(kits):
     keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output(
         "lts-test keys", client_name=f"lts-test keys {os.getpid()}")
     player = subprocess.Popen(
-        [sys.executable, "-m", "lts_sampler.cli", "play", str(kits / "b-morph"), "--midi-api", "jack",
+        [sys.executable, "-m", "lts_sampler.faces.cli", "play", str(kits / "b-morph"), "--midi-api", "jack",
          "--midi-in", f"lts-test keys {os.getpid()}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "ready: playing morph" in player.stdout.readline()
@@ -303,7 +293,7 @@ def test_play_moves_a_grid_kits_pad_with_the_arrow_keys_and_restores_the_termina
     client = f"lts-test pad {os.getpid()}"
     keyboard = mido.Backend("mido.backends.rtmidi/UNIX_JACK").open_output("keys", client_name=client)
     terminal = Terminal()
-    player = terminal.start(sys.executable, "-m", "lts_sampler.cli", "play", str(kits / "c-grid"), "--midi-api", "jack",
+    player = terminal.start(sys.executable, "-m", "lts_sampler.faces.cli", "play", str(kits / "c-grid"), "--midi-api", "jack",
                             "--midi-in", client)
     rig = None
     try:
@@ -405,7 +395,7 @@ def test_play_restores_the_terminal_when_its_jack_server_quits(kits):
     player = None
     try:
         assert keyboard.stdout.readline() == "open\n"
-        player = terminal.start(sys.executable, "-m", "lts_sampler.cli", "play", str(kits / "c-grid"),
+        player = terminal.start(sys.executable, "-m", "lts_sampler.faces.cli", "play", str(kits / "c-grid"),
                                 "--midi-api", "jack", "--midi-in", f"{name} keys", env=env)
         assert terminal.line("pad") == "pad g0-0: x 0.00 y 0.00 (CC1 0, CC2 0)"
         stop_jackd(server)

@@ -9,11 +9,12 @@ import pytest
 import soundfile as sf
 from support.bundles import write_bundle
 
-from lts_sampler.errors import LtsError
-from lts_sampler.evaluate import evaluate_bundle, format_table, heldout_files
-from lts_sampler.metrics import log_spectral_distance, spectral_convergence
-from lts_sampler.model import ModelBundle, sha256_file
-from lts_sampler.spec import AudioSpec
+from lts_sampler.core.digest import sha256_file
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.spec import AudioSpec
+from lts_sampler.synthesis.evaluate import evaluate_bundle, format_table, heldout_files
+from lts_sampler.synthesis.metrics import log_spectral_distance, spectral_convergence
+from lts_sampler.synthesis.model import ModelBundle
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from lts_sampler.errors import LtsError
-from lts_sampler.midi_ports import APIS, MidiIn, choose_api, midi_api
+from lts_sampler.core.errors import LtsError
+from lts_sampler.playing.midi_ports import APIS, MidiIn, choose_api, midi_api
 
 rtmidi = pytest.importorskip("rtmidi")
 
@@ -64,10 +64,10 @@ def test_a_system_this_build_lacks_is_refused_first_in_one_line(verb):
     missing = next((ours for ours, theirs in (("winmm", "winmm"), ("coremidi", "core")) if theirs not in compiled), None)
     if missing is None:
         pytest.skip("this python-rtmidi has every MIDI system")
-    done = subprocess.run([sys.executable, "-m", "lts_sampler.cli", *verb, "--midi-api", missing],
+    done = subprocess.run([sys.executable, "-m", "lts_sampler.faces.cli", *verb, "--midi-api", missing],
                           capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert f"lts-sampler: error: this python-rtmidi was built without {missing} MIDI (it has: " in done.stderr
+    assert f"lts-sampler: error: --midi-api '{missing}': this python-rtmidi was built without {missing} MIDI (it has: " in done.stderr
 
 
 def test_live_playing_imports_where_posix_terminals_are_missing():
@@ -80,7 +80,7 @@ def test_live_playing_imports_where_posix_terminals_are_missing():
             "sys.meta_path.insert(0, NoPosix())\n"
             "for name in ('termios', 'tty'):\n"
             "    sys.modules.pop(name, None)\n"
-            "import lts_sampler.live as live\n"
+            "import lts_sampler.playing.live as live\n"
             "print(live.foreground_terminal(sys.stdin))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr

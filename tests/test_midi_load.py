@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from support.jack import ONSET, Bridge, note_off, note_on
 
-from lts_sampler.kit import RELEASE_S
-from lts_sampler.sampler import Sampler, load_kit
+from lts_sampler.core.kitformat import RELEASE_S
+from lts_sampler.playing.sampler import Sampler, load_kit
 
 BLOCK = 256
 VOICES = 32

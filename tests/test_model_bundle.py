@@ -13,8 +13,9 @@ from onnx.external_data_helper import set_external_data
 from support.bundles import TINY_LATENT, tiny_encoder, write_bundle
 from support.cli import python
 
-from lts_sampler.errors import LtsError
-from lts_sampler.model import ModelBundle, default_bundle_path, find_bundles, sha256_file
+from lts_sampler.core.digest import sha256_file
+from lts_sampler.core.errors import LtsError
+from lts_sampler.synthesis.model import ModelBundle, default_bundle_path, find_bundles
 
 
 def test_valid_bundle_loads_and_round_trips_shapes(tiny_bundle, rng):
@@ -149,12 +150,12 @@ def test_missing_folder_is_refused(tmp_path):
 
 @pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA provider present")
 def test_cuda_without_provider_produces_helpful_error_message(tiny_bundle):
-    with pytest.raises(LtsError, match="no CUDAExecutionProvider; install onnxruntime-gpu or use --device cpu"):
+    with pytest.raises(LtsError, match="no CUDAExecutionProvider; install onnxruntime-gpu or render on the CPU"):
         ModelBundle.load(tiny_bundle, device="cuda")
 
 
 def test_unknown_device_is_refused(tiny_bundle):
-    with pytest.raises(LtsError, match="unknown device 'tpu'; use one of auto, cpu, cuda"):
+    with pytest.raises(LtsError, match="device 'tpu': give one of auto, cpu, cuda"):
         ModelBundle.load(tiny_bundle, device="tpu")
 
 
@@ -176,4 +177,4 @@ def test_sha256_file_matches_known_digest(tmp_path):
 
 
 def test_model_module_does_not_import_torch():
-    assert python("import lts_sampler.model, lts_sampler.evaluate", refuse=["torch"]).returncode == 0
+    assert python("import lts_sampler.synthesis.model, lts_sampler.synthesis.evaluate", refuse=["torch"]).returncode == 0

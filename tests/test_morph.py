@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lts_sampler.errors import LtsError
-from lts_sampler.morph import (
-    curve_at, mix, parse_alphas, parse_curve, parse_weights, resample_trajectory, sample_latent, two_source_weights,
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.mixing import (
+    curve_at,
+    mix,
+    parse_alphas,
+    parse_curve,
+    parse_weights,
+    resample_trajectory,
+    sample_latent,
+    two_source_weights,
 )
 
 
@@ -40,7 +47,7 @@ def test_bad_curves_are_refused(text):
 
 def test_weights_need_one_value_per_source_summing_to_one():
     assert parse_weights("1,0,0;0.5,0.25,0.25", 3) == [[1, 0, 0], [0.5, 0.25, 0.25]]
-    with pytest.raises(LtsError, match="3 numbers summing to 1"):
+    with pytest.raises(LtsError, match=r"3 numbers \(one per source\) summing to 1"):
         parse_weights("0.5,0.5", 3)
     with pytest.raises(LtsError, match="summing to 1"):
         parse_weights("1,1,0", 3)

@@ -45,4 +45,4 @@ def test_wheel_holds_the_model_demo_styles_and_training_code(wheel_names):
     demo = [path.relative_to(ROOT).as_posix() for path in (ROOT / "lts_sampler" / "demo").glob("*.flac")]
     model = [f"lts_sampler/models/lts-default/{name}" for name in ("model.json", "encoder.onnx", "decoder.onnx")]
     assert demo
-    assert {*demo, *model, "lts_sampler/tui/app.tcss", "lts_sampler/training/train.py"} - set(wheel_names) == set()
+    assert {*demo, *model, "lts_sampler/faces/tui/app.tcss", "lts_sampler/training/train.py"} - set(wheel_names) == set()

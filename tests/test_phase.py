@@ -9,11 +9,12 @@ import librosa
 import numpy as np
 import pytest
 
-from lts_sampler.errors import LtsError
-from lts_sampler.metrics import spectral_convergence
-from lts_sampler.phase import QUALITY_ITERATIONS, plan_for, reconstruct, resolve_backend
-from lts_sampler.spec import AudioSpec
-from lts_sampler.spectral import cqt_magnitude
+from lts_sampler.core.banks import QUALITY_ITERATIONS
+from lts_sampler.core.errors import LtsError
+from lts_sampler.core.spec import AudioSpec
+from lts_sampler.synthesis.metrics import spectral_convergence
+from lts_sampler.synthesis.phase import plan_for, reconstruct, resolve_backend
+from lts_sampler.synthesis.spectral import cqt_magnitude
 
 SPEC = AudioSpec()
 SR = SPEC.sample_rate

@@ -8,14 +8,7 @@ from rich.style import Style
 from rich.text import Text
 from support.cli import python
 
-from lts_sampler.pictures import (
-    ACCENT,
-    OUTSIDE,
-    project_2d,
-    spectrogram,
-    trajectory_plot,
-    waveform,
-)
+from lts_sampler.faces.tui.pictures import ACCENT, OUTSIDE, project_2d, spectrogram, trajectory_plot, waveform
 
 SR = 44100
 DOT_BITS = {(0, 0): 0x01, (1, 0): 0x02, (2, 0): 0x04, (0, 1): 0x08, (1, 1): 0x10, (2, 1): 0x20, (3, 0): 0x40, (3, 1): 0x80}
@@ -215,5 +208,5 @@ def test_pictures_reject_bad_input_with_a_message_naming_it(draw, message):
 
 
 def test_importing_pictures_brings_in_neither_textual_nor_torch_nor_sounddevice():
-    done = python("import lts_sampler.pictures", refuse=["textual", "torch", "sounddevice"])
+    done = python("import lts_sampler.faces.tui.pictures", refuse=["textual", "torch", "sounddevice"])
     assert done.returncode == 0, done.stderr

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 from support.cli import ROOT, lts
 
-from lts_sampler.audio import load_audio
-from lts_sampler.spec import AudioSpec
-from lts_sampler.spectral import cqt_magnitude
+from lts_sampler.core.spec import AudioSpec
+from lts_sampler.synthesis.audio import load_audio
+from lts_sampler.synthesis.spectral import cqt_magnitude
 
 DEMO = ROOT / "lts_sampler" / "demo"
 SPEC = AudioSpec()
@@ -175,7 +175,7 @@ def test_a_curve_and_weights_for_three_sources(tmp_path):
 
 
 def test_a_sample_never_clips_even_without_normalising():
-    from lts_sampler.render import finish
+    from lts_sampler.synthesis.render import finish
 
     loud = (3.0 * np.sin(np.arange(44100) / 10)).astype(np.float32)
     quiet = 0.1 * loud

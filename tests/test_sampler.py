@@ -14,14 +14,15 @@ import pytest
 import soundfile as sf
 from support.cli import assert_one_line_error, demo_kit, lts
 
-from lts_sampler.cli_render import DEMO_DIR, DEMO_GRID_SOURCES
-from lts_sampler.kit import RELEASE_S, make_kit
-from lts_sampler.midi_render import read_midi_events, render_events
-from lts_sampler.model import ModelBundle, resolve_bundle
-from lts_sampler.pitches import Bank, key_ranges
-from lts_sampler.render import Layer, RenderSettings, Source
-from lts_sampler.sampler import Sampler, load_kit
-from lts_sampler.spectral import quiet_short_input
+from lts_sampler.core.banks import Bank, Layer, RenderSettings, Source
+from lts_sampler.core.kitformat import RELEASE_S
+from lts_sampler.kits.make import make_kit
+from lts_sampler.kits.plan import DEMO_DIR, DEMO_GRID_SOURCES
+from lts_sampler.playing.midi_render import read_midi_events, render_events
+from lts_sampler.playing.sampler import Sampler, load_kit
+from lts_sampler.synthesis.model import ModelBundle, resolve_bundle
+from lts_sampler.synthesis.pitches import key_ranges
+from lts_sampler.synthesis.spectral import quiet_short_input
 
 RATE = 44100
 TICKS = 480

@@ -15,7 +15,7 @@ from support.cli import ROOT, lts
 from support.jack import Bridge
 from support.pilot import settle
 
-from lts_sampler.tui.app import LtsApp
+from lts_sampler.faces.tui.app import LtsApp
 
 UNPICKLERS = {"pickle", "cPickle", "dill", "joblib", "shelve", "marshal", "cloudpickle"}
 

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow  # training
 
 from lts_sampler.training.models import build_model  # noqa: E402
 from lts_sampler.training.train import TrainConfig, load_checkpoint, train  # noqa: E402
-from lts_sampler.errors import LtsError  # noqa: E402
+
+from lts_sampler.core.errors import LtsError  # noqa: E402
 
 TINY = {"latent_dim": 16, "hidden": 64, "batch_size": 64, "eval_interval": 5, "workers": 1}
 

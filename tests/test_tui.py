@@ -16,12 +16,12 @@ from support.cli import lts
 from support.pilot import settle
 from textual.widgets import DataTable, Input, Select, Static
 
-from lts_sampler.sampler import Sampler
-from lts_sampler.tui.app import LtsApp
-from lts_sampler.tui.bank import BankPane
-from lts_sampler.tui.kitview import Piano
-from lts_sampler.tui.pad import Pad
-from lts_sampler.tui.plots import Trajectories
+from lts_sampler.faces.tui.app import LtsApp
+from lts_sampler.faces.tui.bank import BankPane
+from lts_sampler.faces.tui.kitview import Piano
+from lts_sampler.faces.tui.pad import Pad
+from lts_sampler.faces.tui.plots import Trajectories
+from lts_sampler.playing.sampler import Sampler
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
 
@@ -177,7 +177,7 @@ def test_a_cancelled_render_leaves_the_previous_kit_as_it_was(tmp_path):
 
 MISTAKES = [
     ("source-0-offset", "soon", "offset"),
-    ("source-0-path", "/no/such.wav", "does not exist"),
+    ("source-0-path", "/no/such.wav", "no such file"),
     ("alphas", "0,,x", "α values"),
     ("curve", "0:0,0.5", "α curve"),
     ("root", "H9", "root note"),
@@ -448,7 +448,7 @@ def test_a_pair_of_four_sources_renders_a_grid_kit(tmp_path):
         async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
             await _fill_pair(pilot, out)
             await _choose(pilot, "mode", "grid")
-            assert _message(pilot).startswith("a grid has four corners: give four sources A B C D, not 2")
+            assert "a grid has four corners: give four sources A B C D, not 2" in _message(pilot)
             assert pilot.app.query_one("#grid").display and not pilot.app.query_one("#alphas").display
             await pilot.app.run_action("show_tab('sources')")
             for index, name in ((2, "guit_harmonics.flac"), (3, "elec_chime.flac")):
@@ -462,6 +462,11 @@ def test_a_pair_of_four_sources_renders_a_grid_kit(tmp_path):
             assert _message(pilot).startswith("grid size 20: give 2 to 17 cells a side")
             await _type(pilot, "grid", "2")
             assert _message(pilot).startswith("ready: 4 samples")
+            await _type(pilot, "cc_x", "64")
+            assert _message(pilot).startswith("pad X controller 64: give a controller 0–127 other than 64")
+            for field, value in (("grid_range", "-0.25:1.25"), ("cc_x", "74"), ("cc_y", "71"), ("seed", "3")):
+                await _type(pilot, field, value)
+            assert _message(pilot).startswith("ready: 4 samples")
             await pilot.press("ctrl+r")
             await settle(pilot)
             assert pilot.app.query_one(Pad).display
@@ -470,5 +475,44 @@ def test_a_pair_of_four_sources_renders_a_grid_kit(tmp_path):
     asyncio.run(drive())
     manifest = json.loads((out / "kit.json").read_text())
     assert manifest["mode"] == "grid" and manifest["grid"]["size"] == 2
+    assert (manifest["grid"]["range"], manifest["grid"]["cc_x"], manifest["grid"]["cc_y"]) == ([-0.25, 1.25], 74, 71)
+    assert manifest["settings"]["seed"] == 3
+    assert "xfin_locc74=" in (out / "kit.sfz").read_text()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["g0-0.wav", "g0-1.wav", "g1-0.wav", "g1-1.wav"]
     assert json.loads((tmp_path / "session.json").read_text())["pairs"][-1]["grid"] == "2"
+
+
+@pytest.mark.slow
+def test_a_pair_of_note_sets_renders_the_kit_that_render_makes(tmp_path):
+    """Sources that are folders of notes make a kit of several pitches, as ``render`` makes it
+    from the same values: the form and the flags share one plan."""
+    for name, demo in (("bass", "bass_thick_c.flac"), ("choir", "ambi_choir.flac")):
+        (tmp_path / name).mkdir()
+        for pitch in (48, 60):
+            shutil.copy(DEMO / demo, tmp_path / name / f"{name}_{pitch}.flac")
+    out = tmp_path / "tui" / "kit"
+
+    async def drive() -> None:
+        async with LtsApp(tmp_path / "session.json", sound=False).run_test(size=(100, 30)) as pilot:
+            await _fill_pair(pilot, out)
+            for index, name in ((0, "bass"), (1, "choir")):
+                await _type(pilot, f"source-{index}-path", str(tmp_path / name))
+            await pilot.app.run_action("show_tab('bank')")
+            assert _message(pilot) == "mode 'keys': a kit of several pitches plays in morph or grid mode, not keys"
+            await _choose(pilot, "mode", "morph")
+            await _type(pilot, "seed", "2")
+            pilot.app.query_one("#trim").toggle()
+            assert _message(pilot).startswith("ready: 2 samples for each pitch of the note sets")
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            assert any(line.startswith("wrote") and "4 samples" in line for line in _log(pilot)), _log(pilot)
+
+    asyncio.run(drive())
+    result = lts("render", str(tmp_path / "bass"), str(tmp_path / "choir"), "--alphas", "0,1", "--duration", "0.5",
+                 "--quality", "draft", "--seed", "2", "--trim", "-o", str(tmp_path / "cli" / "kit"))
+    assert result.returncode == 0, result.stderr
+    made = {p.name: p.read_bytes() for p in (out / "samples").iterdir()}
+    assert sorted(made) == ["00_a+0.00_48.wav", "00_a+0.00_60.wav", "01_a+1.00_48.wav", "01_a+1.00_60.wav"]
+    assert made == {p.name: p.read_bytes() for p in (tmp_path / "cli" / "kit" / "samples").iterdir()}
+    assert (out / "kit.sfz").read_text() == (tmp_path / "cli" / "kit" / "kit.sfz").read_text()
+

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import DirectoryTree
 
-from lts_sampler.grid import Grid
-from lts_sampler.kit import make_kit, single_bank
-from lts_sampler.model import ModelBundle, default_bundle_path
-from lts_sampler.render import Layer, RenderSettings, Source
-from lts_sampler.session import Excerpt, Pair, Session
-from lts_sampler.tui.app import LtsApp
+from lts_sampler.core.banks import Layer, RenderSettings, Source
+from lts_sampler.core.kitformat import single_bank
+from lts_sampler.core.pad import Grid
+from lts_sampler.faces.tui.app import LtsApp
+from lts_sampler.faces.tui.session import Excerpt, Pair, Session
+from lts_sampler.kits.make import make_kit
+from lts_sampler.synthesis.model import ModelBundle, default_bundle_path
 
 DEMO = Path(__file__).resolve().parent.parent / "lts_sampler" / "demo"
 SIZE = (100, 30)

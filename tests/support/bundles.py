@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from lts_sampler.spec import AudioSpec
+from lts_sampler.core.spec import AudioSpec
 
 TINY_LATENT = 8
 

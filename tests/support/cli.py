@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys\nfrom lts_sampler.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+CLI = "import sys\nfrom lts_sampler.faces.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 WITHOUT_TORCH = "import sys\nsys.modules['torch'] = None  # as where torch is not installed\n"
 """A prelude under which torch is not installed: looked up, it is not found; imported, it
 raises ModuleNotFoundError."""

@@ -298,7 +298,7 @@ class Bridge:
         self.name, self.server = name, server
         self._stderr = tempfile.TemporaryFile("w+")  # not a pipe: a full pipe would block the bridge
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lts_sampler.cli", "bridge", "--kits", str(kits), "--midi-api", "jack",
+            [sys.executable, "-m", "lts_sampler.faces.cli", "bridge", "--kits", str(kits), "--midi-api", "jack",
              "--name", name], stdout=subprocess.PIPE, stderr=self._stderr, text=True,
             env={**os.environ, "JACK_DEFAULT_SERVER": server})
         self.lines: list[str] = []

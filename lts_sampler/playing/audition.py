@@ -112,7 +112,8 @@ class Audition:
             device = find_output(self.output, sample_rate=AudioSpec().sample_rate, jack_name=JACK_NAME)
             one_blas_thread()
             self._device = device
-            self._host = EngineHost([self._kit], sample_rate=device.sample_rate, voices=self.voices)
+            self._host = EngineHost([self._kit], sample_rate=device.sample_rate, voices=self.voices,
+                                    publish_sounding=True)
             # PortAudio does not call ``finished`` when JACK quits: silent_reason asks stream.active
             self._stream = open_stream(device, self._host.audio, self.block, finished=lambda: None)
         except (LtsError, sd.PortAudioError) as err:

@@ -49,14 +49,16 @@ class EngineHost:
     voices : polyphony of the sampler
     midi : an input port polled at every block (None: messages come through :meth:`send`)
     played : where the callback puts each message it played, for a thread that reports them
+    publish_sounding : keep :attr:`sounding` up to date (a set built every block)
     """
 
     def __init__(self, kits: Sequence[Kit | None], *, sample_rate: int, voices: int, midi: MidiIn | None = None,
-                 played: queue.SimpleQueue | None = None):
+                 played: queue.SimpleQueue | None = None, publish_sounding: bool = False):
         self.sample_rate, self.voices, self.midi, self.played = sample_rate, voices, midi, played
+        self.publish_sounding = publish_sounding
         self.underruns = 0
         self.sounding: frozenset[int] = frozenset()
-        """The MIDI notes sounding after the last block, releases included."""
+        """The MIDI notes sounding after the last block, releases included (with ``publish_sounding``)."""
         self._work: collections.deque[tuple[Callable, tuple]] = collections.deque()
         # owned by the callback:
         self._kits = list(kits)
@@ -112,10 +114,8 @@ class EngineHost:
                     self._dispatch(message)
         sampler = self._sampler
         mix = sampler.render(frames) if sampler is not None else np.zeros(frames, np.float32)
-        for note, left in list(self._taps.items()):
-            self._taps[note] = left - frames
-            if left <= frames:
-                self._release(note)
+        if self._taps:
+            self._count_down_taps(frames)
         if self._preview is not None:
             part = self._preview[self._preview_at : self._preview_at + frames]
             mix[: len(part)] += part
@@ -123,7 +123,14 @@ class EngineHost:
             if self._preview_at >= len(self._preview):
                 self._preview = None
         outdata[:] = mix[:, None]
-        self.sounding = frozenset(voice.note for voice in sampler.voices) if sampler is not None else frozenset()
+        if self.publish_sounding:
+            self.sounding = frozenset(voice.note for voice in sampler.voices) if sampler is not None else frozenset()
+
+    def _count_down_taps(self, frames: int) -> None:
+        for note, left in list(self._taps.items()):
+            self._taps[note] = left - frames
+            if left <= frames:
+                self._release(note)
 
     def _dispatch(self, message: mido.Message) -> None:
         """One message: a program change selects a kit, if loaded; the rest goes to the engine."""

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from support.fluid import needs_fluidsynth
 from support.jack import skip_unless_available
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lts_sampler.core.errors import LtsError
+from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.playing.live import Kits, Performance, foreground_terminal
 from lts_sampler.playing.midi_ports import MidiIn, find_input, midi_api
 from lts_sampler.playing.midi_render import below_clipping, check_wav_out, read_midi_events, render_events, write_wav
@@ -51,7 +51,10 @@ def bridge_command(args: argparse.Namespace) -> int:
     ``--midi-in``) plays the kits in ``--kits``; program change N selects the N-th (sorted by
     folder name, from 0)."""
     api = midi_api(args.midi_api)
-    kits = Kits.in_folder(Path(args.kits))
+    try:
+        kits = Kits.in_folder(Path(args.kits))
+    except BadValue as err:
+        raise LtsError(f"{err.worded('--kits')}, e.g. lts-sampler render --demo -o {Path(args.kits) / 'demo'}") from None
     with offering_offline():
         output = find_output(args.output, sample_rate=kits[0].sample_rate, jack_name=f"{args.name} audio")
         performance = Performance(kits, output, voices=args.voices, block=args.block)

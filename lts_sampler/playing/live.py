@@ -36,7 +36,7 @@ from pathlib import Path
 
 import mido
 
-from lts_sampler.core.errors import LtsError
+from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.core.pad import Grid
 from lts_sampler.playing.host import EngineHost, check_block, one_blas_thread, realtime_priority
 from lts_sampler.playing.midi_ports import MidiIn
@@ -81,13 +81,13 @@ class Kits:
 
     @classmethod
     def in_folder(cls, folder: Path) -> Kits:
-        """The sub-folders of ``folder`` holding a kit.json, sorted by name."""
-        hint = f"render one: lts-sampler render --demo -o {folder / 'demo'}"
+        """The sub-folders of ``folder`` holding a kit.json, sorted by name; BadValue (field
+        ``kits``) when there are none."""
         if not folder.is_dir():
-            raise LtsError(f"kits folder {folder} does not exist; {hint}")
+            raise BadValue("kits", str(folder), "no such folder; render a kit into a sub-folder of it")
         found = sorted(p for p in folder.iterdir() if (p / "kit.json").is_file() and not p.name.startswith("."))
         if not found:
-            raise LtsError(f"no kits in {folder} (sub-folders with a kit.json); {hint}")
+            raise BadValue("kits", str(folder), "no kits in it (sub-folders with a kit.json); render one there")
         return cls(found)
 
     def reload_changed(self) -> Iterator[tuple[int, Kit | LtsError]]:

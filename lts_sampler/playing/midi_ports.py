@@ -24,8 +24,8 @@ APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "w
 """``--midi-api`` value → python-rtmidi's API constant (``rtmidi.API_…``)."""
 NO_VIRTUAL_PORTS = ("winmm",)
 HINTS = {
-    "alsa": "ALSA MIDI needs a readable /dev/snd/seq (modprobe snd-seq), or use --midi-api jack",
-    "jack": "is a JACK server running? start one (e.g. jackd -d alsa, or with qjackctl), or use --midi-api alsa",
+    "alsa": "ALSA MIDI needs a readable /dev/snd/seq (modprobe snd-seq), or use JACK MIDI",
+    "jack": "is a JACK server running? start one (e.g. jackd -d alsa, or with qjackctl), or use ALSA MIDI",
     "coremidi": "check Audio MIDI Setup",
     "winmm": "check that the device is connected and no other program holds it",
 }
@@ -100,8 +100,8 @@ class MidiIn:
                  callback: Callable[[list[int]], None] | None = None):
         rtmidi = _rtmidi()
         if virtual is not None and api in NO_VIRTUAL_PORTS:
-            raise LtsError(f"{api} MIDI has no virtual ports: create a loopback port (e.g. with loopMIDI) "
-                           "and name it with --midi-in")
+            raise BadValue("midi_in", None, f"{api} MIDI has no virtual ports: create a loopback port "
+                           "(e.g. with loopMIDI) and name it")
         with midi_errors(api):
             self._rt = rtmidi.MidiIn(_constant(api), client_name[:60], QUEUE_SIZE)
             if virtual is not None:

@@ -9,7 +9,10 @@ reports, and runs beside the bridge three of Debian's C example clients (package
 ``jack_metro`` and ``jack_simple_client``, which do next to nothing each period, and
 ``jack_cpu``, which spins for ``--cpu-load`` per cent of each period (8 %, 0.46 ms: about
 what the bridge's callback takes here). jackd names a client late more often the longer it
-works each period, so ``jack_cpu`` is the floor for a client doing the bridge's work.
+works each period, so ``jack_cpu`` is the floor for a client doing the bridge's work. It also
+names a client late more often the later it runs in the graph: ``jack_midi_dump`` (a MIDI sink)
+and ``jack_midisine`` (MIDI in, a sine out) get the player's MIDI as the bridge does, so their
+counts are the floor for a client at the bridge's place in the graph.
 
 A second JACK client, this process, plays the bridge: a chord of 8 notes every second (held
 0.6 s, then released: 8 voices sounding, and silence before the next, so each chord's onset
@@ -57,6 +60,9 @@ KITS = {"a-keys": ["--mode", "keys"], "b-morph": ["--mode", "morph"],
 QUICK = ["--quality", "draft", "--duration", "0.7"]
 QUICK_KITS = {"a-keys": ["--mode", "keys", "--alphas", "0,1", *QUICK], "b-morph": ["--mode", "morph", "--alphas", "0,1", *QUICK],
               "c-grid": ["--grid", "2", *QUICK]}
+DOWNSTREAM = ["midi-dump:input", "midisine:midi_in"]
+"""C clients' MIDI inputs the player feeds with the bridge's: their counts are the floor for a
+client at the bridge's place in the graph (after the player, a Python client that is itself late)."""
 NOT_FINISHED = re.compile(r"client = (.+?) was not finished, state = (\w+)")
 DRIVER_LATE = re.compile(r"JackTimedDriver::Process XRun")
 
@@ -80,7 +86,8 @@ class Player:
     """A JACK client: writes the scheduled MIDI into the bridge's port and records its audio
     into a buffer allocated beforehand (nothing is allocated in the process callback)."""
 
-    def __init__(self, server: str, midi_port: str, audio_port: str, events: list[tuple[int, bytes]], seconds: float):
+    def __init__(self, server: str, midi_ports: list[str], audio_port: str, events: list[tuple[int, bytes]],
+                 seconds: float):
         self.client = jack.Client("lts-bench-player", servername=server, no_start_server=True)
         self.midi = self.client.midi_outports.register("midi_out")
         self.input = self.client.inports.register("in")
@@ -93,7 +100,8 @@ class Player:
         self._last = None
         self.client.set_process_callback(self._process)
         self.client.activate()
-        self.client.connect(self.midi, midi_port)
+        for port in midi_ports:
+            self.client.connect(self.midi, port)
         self.client.connect(audio_port, self.input)
 
     def _process(self, frames: int) -> None:
@@ -175,6 +183,9 @@ def main() -> None:
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             processes.append(subprocess.Popen(["jack_simple_client"], env=env, stdin=subprocess.DEVNULL,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for downstream in (["jack_midi_dump", "midi-dump"], ["jack_midisine"]):  # C clients fed by the player, as the bridge is
+                processes.append(subprocess.Popen(downstream, env=env, stdin=subprocess.DEVNULL,
+                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             processes.append(subprocess.Popen(["jack_cpu", "-c", str(args.cpu_load)], env=env,
                                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL))
@@ -196,7 +207,8 @@ def main() -> None:
             log.seek(0, os.SEEK_END)
             before = log.tell()  # count only what jackd reports while the player plays
             gc.freeze()
-            player = Player(server, "lts-bench:lts-bench", "lts-bench audio:out_0", schedule(args.seconds), args.seconds)
+            player = Player(server, ["lts-bench:lts-bench", *DOWNSTREAM], "lts-bench audio:out_0", schedule(args.seconds),
+                            args.seconds)
             time.sleep(args.seconds + 1.0)
             player.close()
             gc.unfreeze()
@@ -229,7 +241,8 @@ def main() -> None:
     print(f"player missed periods: {player.gaps if player else '?'}; jackd's timer late: "
           f"{len(DRIVER_LATE.findall(report))} times")
     print("jackd's reports, client = X was not finished: Running (it was late itself) or Triggered (waiting to run)")
-    names = ["metro", "jack_simple_client", "jack-cpu", "lts-bench", "lts-bench audio", "lts-bench-player"]
+    names = ["metro", "jack_simple_client", "jack-cpu", "midi-dump", "midisine", "lts-bench", "lts-bench audio",
+             "lts-bench-player"]
     names += sorted({name for name, _ in blamed} - set(names))
     for name in names:
         print(f"  {name:<20}running {blamed[name, 'Running']:>6}   triggered {blamed[name, 'Triggered']:>6}")

@@ -31,7 +31,7 @@ class _Silence:
     def __call__(self) -> Iterator[None]:
         with self._lock:
             if self._inside == 0:
-                self._saved_fd = _point_fd_at_devnull(2)
+                self._saved_fd = _stderr_to_devnull()
                 self._saved_env = os.environ.get(NO_JACK_AUTOSTART)
                 os.environ[NO_JACK_AUTOSTART] = "1"
             self._inside += 1
@@ -55,15 +55,15 @@ quiet_native = _Silence()
 """``with quiet_native(): ...``: C libraries' stderr silenced, JACK server autostart forbidden."""
 
 
-def _point_fd_at_devnull(fd: int) -> int | None:
-    """Point ``fd`` at /dev/null; a copy of what it was, or None without a real one (captured)."""
+def _stderr_to_devnull() -> int | None:
+    """Point fd 2 at /dev/null; a copy of what it was, or None without a real one (captured)."""
     try:
-        (sys.stderr if fd == 2 else sys.stdout).flush()
-        saved = os.dup(fd)
+        sys.stderr.flush()
+        saved = os.dup(2)
     except (OSError, ValueError):
         return None
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
+    os.dup2(devnull, 2)
     os.close(devnull)
     return saved
 

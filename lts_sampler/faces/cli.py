@@ -14,7 +14,6 @@ from pathlib import Path
 from lts_sampler import __version__
 from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.core.interrupts import catching_interrupts, raise_if_interrupted
-from lts_sampler.core.kitformat import SOURCE_LABELS
 from lts_sampler.playing.midi_ports import APIS
 
 TRAIN_EXTRA_HINT = (
@@ -338,6 +337,8 @@ def join_signed_values(argv: list[str]) -> list[str]:
 
 def flag(err: BadValue) -> str:
     """The command line's name for the value ``err`` is about: its flag, or the source."""
+    from lts_sampler.core.kitformat import SOURCE_LABELS  # here: it loads numpy, which --help needs not
+
     if err.field == "sources":
         return "sources" if err.source is None else f"source {SOURCE_LABELS[err.source]}"
     return "-o" if err.field == "out" else "--" + err.field.replace("_", "-")

@@ -11,13 +11,15 @@ seconds; its figures mean nothing). In one run it prints
    seconds, real-time factor, spectral convergence against the target magnitude (measured
    with ``librosa.cqt``), and the speed ratio to the reference;
 2. the end-to-end time of a kit of 9 samples of 4 s (encode, decode, phase, finish, WAVs and
-   SFZ written), per preset, with the real-time factor;
+   SFZ written), per preset, with the real-time factor; and as a morph kit with sustain loops,
+   with the time the loops take (finding them and making the samples seamless) and their share;
 3. ONNX decode and encode frames per second;
 4. where CuPy sees a GPU, the presets and the bank again on it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -32,6 +34,7 @@ from lts_sampler.core.kitformat import single_bank
 from lts_sampler.core.mixing import parse_alphas
 from lts_sampler.kits.make import make_kit
 from lts_sampler.synthesis.audio import load_audio
+from lts_sampler.synthesis.loops import loop_bank
 from lts_sampler.synthesis.metrics import spectral_convergence
 from lts_sampler.synthesis.model import ModelBundle, default_bundle_path
 from lts_sampler.synthesis.phase import plan_for, reconstruct, resolve_backend
@@ -115,17 +118,25 @@ def bank_table(bundle: ModelBundle, backends: list[str], quick: bool) -> None:
     layers = [Layer(alpha=a) for a in parse_alphas("0,1" if quick else "-0.5:1.5:0.25")]
     audio_seconds = len(layers) * len(load_audio(sources[0].path, sample_rate=spec.sample_rate, duration=seconds)) / spec.sample_rate
     print(f"\nbank of {len(layers)} samples, {audio_seconds:.1f} s of audio in all (demo pair, α {layers[0].alpha:+g}…{layers[-1].alpha:+g}): rendered "
-          f"(encode, decode, phase, finish), and as a kit (also WAVs, SFZ and kit.json written)")
-    header = f"{'preset':<14}{'render s':>9}{'kit s':>8}{'kit RTF':>9}"
+          f"(encode, decode, phase, finish), and as a kit (also WAVs, SFZ and kit.json written): keys, morph, morph "
+          f"with sustain loops; loops s: finding the loops and making the samples seamless, share: of the looped kit")
+    header = (f"{'preset':<14}{'render s':>9}{'kit s':>8}{'kit RTF':>9}{'morph s':>9}{'+ loops s':>10}"
+              f"{'loops s':>9}{'share':>7}")
     print(header + "\n" + "-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             for preset, n_iter in presets(quick):
                 settings = RenderSettings(n_iter=n_iter)
-                _, render = timed(render_banks, bundle, [sources], layers, settings, backend=backend)
-                _, kit = timed(make_kit, bundle, single_bank(sources, 60), layers, settings, Path(tmp) / preset, backend=backend)
+                rendered, render = timed(render_banks, bundle, [sources], layers, settings, backend=backend)
+                bank = single_bank(sources, 60)
+                _, kit = timed(make_kit, bundle, bank, layers, settings, Path(tmp) / preset, backend=backend)
+                _, morph = timed(make_kit, bundle, bank, layers, settings, Path(tmp) / preset, mode="morph", backend=backend)
+                _, looped = timed(make_kit, bundle, bank, layers, dataclasses.replace(settings, loop=True), Path(tmp) / preset,
+                                  mode="morph", backend=backend)
+                _, loops = timed(loop_bank, [sample.audio for sample in rendered], spec.sample_rate)
                 label = preset if backend == "cpu" else f"{preset}·gpu"
-                print(f"{label:<14}{render:>9.3f}{kit:>8.3f}{kit / audio_seconds:>9.4f}")
+                print(f"{label:<14}{render:>9.3f}{kit:>8.3f}{kit / audio_seconds:>9.4f}{morph:>9.3f}{looped:>10.3f}"
+                      f"{loops:>9.3f}{loops / looped:>7.1%}")
 
 
 def model_table(bundle: ModelBundle, quick: bool) -> None:

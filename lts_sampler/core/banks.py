@@ -69,13 +69,16 @@ class Layer:
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:
     """How samples are made: phase reconstruction (fast Griffin–Lim iterations started from
-    the dominant source's own phase), post-processing, round robins, seed."""
+    the dominant source's own phase), post-processing, round robins, seed, and whether the
+    samples get a sustain loop (:mod:`lts_sampler.synthesis.loops`; False in a kit.json from
+    before loops, which then renders again without them)."""
 
     n_iter: int = QUALITY_ITERATIONS["normal"]
     normalize: bool = True
     trim: bool = False
     round_robins: int = 1
     seed: int = 0
+    loop: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ FIELD_WORDS = {
     "sources": "sources", "offset": "offset", "duration": "duration", "mode": "mode", "alphas": "α values",
     "curve": "α curve", "weights": "weights", "grid": "grid size", "grid_range": "grid range",
     "cc_x": "pad X controller", "cc_y": "pad Y controller", "root": "root note", "quality": "quality",
-    "n_iter": "iterations", "round_robins": "round robins", "seed": "seed", "model": "model", "out": "output folder",
+    "n_iter": "iterations", "round_robins": "round robins", "seed": "seed", "loop": "loop", "model": "model", "out": "output folder",
 }
 """A render request's fields (:class:`lts_sampler.kits.plan.RenderRequest`) in plain words."""
 

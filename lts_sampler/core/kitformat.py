@@ -139,6 +139,26 @@ def sfz_text(name: str, regions: list[dict], layers: list[Layer], *, mode: str, 
     return "\n".join(lines) + "\n"
 
 
+def played_once(manifest: dict) -> list[str] | None:
+    """The samples of a kit rendered with sustain loops that play once (no room for a loop
+    after their attack); None for a kit rendered without loops."""
+    if not manifest["settings"].get("loop"):
+        return None
+    return [region["sample"] for region in manifest["regions"] if region.get("loop_mode") != "loop_sustain"]
+
+
+def describe_loops(manifest: dict) -> str | None:
+    """One line on a kit's sustain loops (None for a kit rendered without loops): all there,
+    or how many samples play once, and the first few names."""
+    once = played_once(manifest)
+    if once is None:
+        return None
+    if not once:
+        return "held notes sustain: every sample has a loop"
+    return (f"{len(once)} of {len(manifest['regions'])} samples play once, with no room for a loop after the "
+            f"attack: {', '.join(once[:3])}{' …' if len(once) > 3 else ''}")
+
+
 def describe_source(source: Source) -> dict:
     path = source.path.resolve()
     return {"path": str(path), "sha256": sha256_file(path), "offset": source.offset, "duration": source.duration}

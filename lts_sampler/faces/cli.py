@@ -266,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-normalize", action="store_true", help="keep the decoded level, lowered only where it would clip (default: peaks at −1 dBFS)")
     p.add_argument("--trim", action="store_true", help="cut trailing silence")
     p.add_argument("--seed", type=int, default=0, help="seed of phase reconstruction and round robins")
+    p.add_argument("--loop", metavar="auto|off", help="auto: a sustain loop in every sample with room for one, so held "
+                   "notes sound on; off: samples play once (default: auto, off in keys kits)")
     p.add_argument("--model", metavar="MODEL", help="bundle folder or name (default lts-default)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where the model and phase reconstruction run: auto (a GPU when onnxruntime-gpu or CuPy finds one), cpu, cuda")

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lts_sampler.core.errors import LtsError
+from lts_sampler.core.kitformat import describe_loops, played_once
 from lts_sampler.kits.make import make_kit, rerender
 from lts_sampler.kits.plan import DEMO_SECONDS, RenderRequest, SourceRequest, demo_sources, plan
 from lts_sampler.synthesis.model import ModelBundle
@@ -39,7 +40,7 @@ def request(args: argparse.Namespace) -> RenderRequest:
         mode=args.mode, alphas=args.alphas, curve=args.curve, weights=args.weights, grid=args.grid,
         grid_range=args.grid_range, cc_x=args.cc_x, cc_y=args.cc_y, root=args.root, quality=args.quality,
         n_iter=args.n_iter, normalize=not args.no_normalize, trim=args.trim, round_robins=args.round_robins,
-        seed=args.seed, model=args.model, out=args.out, name=("demo-grid" if grid else "demo") if args.demo else None,
+        seed=args.seed, loop=args.loop, model=args.model, out=args.out, name=("demo-grid" if grid else "demo") if args.demo else None,
     )
 
 
@@ -92,6 +93,8 @@ def _summary(manifest: dict, out: Path, seconds: float, provider: str) -> dict:
         "keys": [keys[0], keys[-1]],
         "root": manifest["root"],
         "pitches": [b["pitch"] for b in manifest["banks"]],
+        "played_once": played_once(manifest),
+        "loops": describe_loops(manifest),
         "seconds": round(seconds, 2),
     }
     if "grid" in manifest:
@@ -121,5 +124,7 @@ def _print_summary(summary: dict, console) -> None:
                   f"CC{grid['cc_y']} from A to C")
     console.print(f"[bold]{summary['kit']}[/bold]")
     console.print(f"  {len(summary['samples'])} samples, {summary['mode']} mode: {where}")
+    if summary["loops"]:
+        console.print(f"  {summary['loops']} (--loop off: none)")
     console.print(f"  load {summary['sfz']} in any SFZ player (sfizz, Sforzando, LinuxSampler …)")
     console.print(f"  {summary['model']} on {summary['provider']}, {summary['seconds']:.1f} s")

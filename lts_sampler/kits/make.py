@@ -89,6 +89,9 @@ def make_kit(
 
     rendered = render_banks(bundle, [list(b.sources) for b in banks], layers, settings, backend=backend,
                             progress=progress and advance, sample_progress=sample_progress)
+    for region, sample in zip(regions, rendered):
+        if sample.loop is not None:
+            region.update(sample.loop.opcodes())
     write_kit(target, manifest, rendered, layers, banks, grid)
     return manifest
 

@@ -29,6 +29,7 @@ DEMO_GRID_SOURCES = DEMO_SOURCES + ("guit_harmonics.flac", "elec_chime.flac")
 DEMO_SECONDS = 1.5
 DEFAULT_ALPHAS = "-0.5:1.5:0.25"
 MAX_ROUND_ROBINS = 16
+LOOPS = (None, "auto", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +47,9 @@ class SourceRequest:
 class RenderRequest:
     """A kit to render, as a face collects it. The fields are ``render``'s long option names;
     numbers may come as typed text. ``mode`` None: grid when a grid size is given, morph for
-    note sets, else keys. ``out`` None: ``kits/NAME``, NAME from ``name`` or the first two
-    sources."""
+    note sets, else keys. ``loop`` "auto" (a sustain loop in every sample with room for one) or
+    "off"; None: auto, but off in keys kits. ``out`` None: ``kits/NAME``, NAME from ``name`` or
+    the first two sources."""
 
     sources: tuple[SourceRequest, ...] = ()
     mode: str | None = None
@@ -65,6 +67,7 @@ class RenderRequest:
     trim: bool = False
     round_robins: int | str = 1
     seed: int | str = 0
+    loop: str | None = None
     model: str | None = None
     out: str | None = None
     name: str | None = None
@@ -133,7 +136,7 @@ def check(request: RenderRequest) -> Checked:
     out = output_folder(request)
     kit_name(out)
     check_writable(out)
-    return Checked(sources, layers, _settings(request), out, mode, grid, root, resolve_bundle(request.model or None))
+    return Checked(sources, layers, _settings(request, mode), out, mode, grid, root, resolve_bundle(request.model or None))
 
 
 def plan(request: RenderRequest, *, report: Callable[[str], None] = print) -> Plan:
@@ -192,15 +195,18 @@ def _mode_and_grid(request: RenderRequest) -> tuple[str | None, Grid | None]:
     return mode, Grid(size, lo, hi, _whole("cc_x", request.cc_x), _whole("cc_y", request.cc_y))
 
 
-def _settings(request: RenderRequest) -> RenderSettings:
+def _settings(request: RenderRequest, mode: str) -> RenderSettings:
     if request.quality not in QUALITY_ITERATIONS:
         raise BadValue("quality", request.quality, f"give {', '.join(QUALITY_ITERATIONS)}")
     n_iter = QUALITY_ITERATIONS[request.quality] if request.n_iter is None else _whole("n_iter", request.n_iter)
     round_robins = _whole("round_robins", request.round_robins, low=1)
     if round_robins > MAX_ROUND_ROBINS:
         raise BadValue("round_robins", round_robins, f"give 1 to {MAX_ROUND_ROBINS}")
+    if request.loop not in LOOPS:
+        raise BadValue("loop", request.loop, "give auto (a sustain loop wherever a sample has room) or off")
+    loop = mode != "keys" if request.loop is None else request.loop == "auto"
     return RenderSettings(n_iter=n_iter, normalize=request.normalize, trim=request.trim, round_robins=round_robins,
-                          seed=_whole("seed", request.seed))
+                          seed=_whole("seed", request.seed), loop=loop)
 
 
 def _whole(field: str, value: int | str, *, low: int = 0) -> int:

@@ -13,6 +13,11 @@ What a kit's SFZ says (:func:`lts_sampler.kits.make.sfz_text`) and how it is pla
   (CC1), a grid kit its cells on two controllers (X and Y), and a region's gain is the product
   of its fades on every controller, as SFZ players do. Every controller starts at 0
   (``set_ccN=0``); the gains follow the controllers while notes sound, ramped over each block.
+- Sustain loops (``loop_mode=loop_sustain``, ``loop_start``/``loop_end`` in sample frames,
+  the end inclusive): while its key is held (or the sustain pedal holds it) a note plays its
+  loop over and over; after note-off it plays on from where it is, through the loop end into
+  the rest of the sample, under its release. A bank's regions share one loop
+  (:mod:`lts_sampler.synthesis.loops`), so a note's layers loop together.
 - ``ampeg_release``: a linear fade to silence after note-off; amplitude ∝ velocity² (SFZ's
   default ``amp_veltrack=100``); round robins by ``seq_length``/``seq_position``, one counter
   per layer and key range.
@@ -52,7 +57,8 @@ class Region:
     """One sample and where it plays: keys ``lokey``–``hikey``; transposed relative to
     ``keycenter`` (None: never transposed); ``layer`` and ``round_robin`` (1-based) as in
     kit.json; ``index``, its place in the kit's regions; crossfades ``xfin`` and ``xfout``,
-    controller → (lo, hi): the region fades in (out) as that controller rises from lo to hi."""
+    controller → (lo, hi): the region fades in (out) as that controller rises from lo to hi;
+    ``loop``, its sustain loop (first and last frame) or None."""
 
     audio: np.ndarray  # [n + 1] float32: the sample and a zero, a view of the kit's store
     start: int  # where ``audio`` begins in the kit's store
@@ -64,6 +70,7 @@ class Region:
     round_robin: int
     xfin: dict[int, tuple[int, int]]
     xfout: dict[int, tuple[int, int]]
+    loop: tuple[int, int] | None = None
 
     def crossfade(self, cc: int) -> np.ndarray:
         """The region's gain [128] at each value 0–127 of controller ``cc`` (power curve; 1
@@ -204,15 +211,20 @@ def _region(audio: np.ndarray, start: int, index: int, spec: dict, mode: str) ->
                 raise ValueError(f"{opcode} names no controller 0–127")
             lo, hi = fades[side].get(cc, UNFADED[side])
             fades[side][cc] = (int(value), hi) if end == "lo" else (lo, int(value))
+    loop = None
+    if spec.get("loop_mode") == "loop_sustain":
+        loop = int(spec["loop_start"]), int(spec["loop_end"])
+        if not 0 <= loop[0] < loop[1] < len(audio) - 1:
+            raise ValueError(f"loop {loop[0]}–{loop[1]} lies outside its sample")
     return Region(audio, start, index, lokey, hikey, keycenter, int(spec["layer"]), int(spec["round_robin"]),
-                  fades["xfin"], fades["xfout"])
+                  fades["xfin"], fades["xfout"], loop)
 
 
 @dataclasses.dataclass
 class Voice:
     """A sounding note: one region per layer, read in lockstep ``step`` source samples per
-    output sample from ``position``; ``level`` is the release envelope, falling by ``fall``
-    per output sample once released."""
+    output sample from ``position``, round the regions' shared loop until released; ``level``
+    is the release envelope, falling by ``fall`` per output sample once released."""
 
     note: int
     kit: Kit
@@ -236,17 +248,23 @@ class Voice:
     def reads(self, kit_gains: list[float], frames: int) -> list[tuple]:
         """What the next ``frames`` samples read, one tuple per region that sounds:
         (first sample in the store, fraction past it, step, last sample (its zero), gain at
-        the start and at the end of the block, envelope level and fall, velocity gain), the
-        gain ramping from the last block's to ``kit_gains`` (:meth:`Kit.gains`, the voice's
-        kit at the controllers now). Then moves the voice on; ``ended`` tells whether it is done."""
+        the start and at the end of the block, envelope level and fall, velocity gain, the
+        store index a read wraps at and by how much: the loop's end + 1 and its length, 0
+        when it does not loop now), the gain ramping from the last block's to ``kit_gains``
+        (:meth:`Kit.gains`, the voice's kit at the controllers now). Then moves the voice on;
+        ``ended`` tells whether it is done."""
         gains = [kit_gains[region.index] for region in self.regions]
         start = gains if self.gains is None else self.gains
         self.gains = gains
         first, fraction = int(self.position), self.position - int(self.position)
+        loop = self.regions[0].loop if not self.released else None
+        wrap, length = (loop[1] + 1, loop[1] + 1 - loop[0]) if loop else (0, 0)
         reads = [(region.start + first, fraction, self.step, region.start + len(region.audio) - 1, g0, g1,
-                  self.level, self.fall, self.velocity_gain)
+                  self.level, self.fall, self.velocity_gain, region.start + wrap, length)
                  for region, g0, g1 in zip(self.regions, start, gains) if g0 or g1]
         self.position += self.step * frames
+        if loop and self.position >= wrap:
+            self.position = loop[0] + (self.position - loop[0]) % length
         self.level = max(0.0, self.level - self.fall * frames)
         return reads
 
@@ -383,19 +401,29 @@ def _mix(kit: Kit, reads: list[tuple], frames: int) -> np.ndarray:
     Each read r is a sample s_r(t), linearly interpolated, times a gain ramp (a_r + b_r·u)
     and an envelope (c_r + d_r·u), u = t + 1: so the mix is Σ_r s_r · (k0 + k1·u + k2·u²)_r,
     three vector-matrix products over the reads. An envelope that reaches zero inside the
-    block silences its read from there on.
+    block silences its read from there on; a looping read that passes its loop's end goes
+    on from the loop's start (whole samples back, so the interpolation is unchanged).
     """
-    first, fraction, step, last, g0, g1, level, fall, velocity = np.array(reads).T
+    first, fraction, step, last, g0, g1, level, fall, velocity, wrap, length = np.array(reads).T
     first, last = first.astype(np.int32)[:, None], last.astype(np.int32)[:, None]
     ticks = np.arange(frames, dtype=np.float32)
-    if np.all(step == 1.0) and np.all(fraction == 0.0):
-        index = np.minimum(first + np.arange(frames, dtype=np.int32), last)
-        sound = np.take(kit.store, index).real
+    plain = np.all(step == 1.0) and np.all(fraction == 0.0)
+    if plain:
+        index = first + np.arange(frames, dtype=np.int32)
     else:
         offsets = fraction.astype(np.float32)[:, None] + step.astype(np.float32)[:, None] * ticks
         whole = offsets.astype(np.int32)
-        index = np.minimum(whole + first, last)
+        index = whole + first
         offsets -= whole
+    if np.any(length):
+        wrap, length = wrap.astype(np.int32)[:, None], length.astype(np.int32)[:, None]
+        past = (length > 0) & (index >= wrap)
+        loop_start = wrap - length
+        index = np.where(past, loop_start + (index - loop_start) % np.maximum(length, 1), index)
+    index = np.minimum(index, last)
+    if plain:
+        sound = np.take(kit.store, index).real
+    else:
         fetched = np.take(kit.store, index)
         sound = fetched.real + offsets * fetched.imag
     for row in np.flatnonzero(level - fall * frames < 0):  # released to silence within the block

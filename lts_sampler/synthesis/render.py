@@ -17,6 +17,7 @@ from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.core.mixing import mix, resample_trajectory, sample_latent
 from lts_sampler.core.spec import PEAK_DBFS
 from lts_sampler.synthesis.audio import load_audio
+from lts_sampler.synthesis.loops import Loop, loop_bank
 from lts_sampler.synthesis.model import ModelBundle
 from lts_sampler.synthesis.phase import plan_for, reconstruct
 
@@ -51,6 +52,7 @@ class RenderedSample:
     layer: Layer
     round_robin: int  # 1-based; 1 decodes μ, the others sample z ~ N(μ, σ²)
     audio: np.ndarray  # [n] float32
+    loop: Loop | None = None  # its bank's sustain loop, when the settings ask for loops and there is room
 
 
 def encode_sources(bundle: ModelBundle, sources: list[Source]) -> list[EncodedSource]:
@@ -134,6 +136,9 @@ def render_banks(
     reconstruction goes on (any thread, samples in any order). An exception either raises
     stops the render.
 
+    With ``settings.loop`` each bank's samples get the loop they share (before the finishing
+    touches of :func:`finish`, which keep it in place), where there is room for one.
+
     On the CPU the sources are encoded and the samples made in parallel, one per core, every
     bank in one run; with ``backend`` "cuda" (see :func:`lts_sampler.synthesis.phase.resolve_backend`)
     phase reconstruction runs on the GPU, ``GPU_BATCH`` samples of a bank at once.
@@ -180,9 +185,17 @@ def render_banks(
     audio = (y for batch in made for y in batch)
     rendered = []
     for done, ((_, _, layer, rr), y) in enumerate(zip(jobs, audio), start=1):
-        rendered.append(RenderedSample(layer, rr, finish(y, spec.sample_rate, normalize=settings.normalize, trim=settings.trim)))
+        rendered.append(RenderedSample(layer, rr, y))
+        if settings.loop and done % per_bank == 0:
+            bank = rendered[-per_bank:]
+            loop, looped = loop_bank([sample.audio for sample in bank], spec.sample_rate)
+            for sample, y in zip(bank, looped):
+                sample.audio, sample.loop = y, loop
         if progress is not None:
             progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))
+    for sample in rendered:
+        sample.audio = finish(sample.audio, spec.sample_rate, normalize=settings.normalize,
+                              trim=settings.trim and sample.loop is None)
     return rendered
 
 

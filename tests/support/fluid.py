@@ -11,7 +11,8 @@ import mido
 import pytest
 
 SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-PROGRAMS = {"piano": 0, "organ": 19, "violin": 40, "trumpet": 56, "flute": 73, "steel-drum": 114}
+PROGRAMS = {"piano": 0, "organ": 19, "violin": 40, "strings": 48, "choir": 52, "trumpet": 56, "brass": 61,
+            "clarinet": 71, "flute": 73, "pad": 89, "steel-drum": 114}
 """General MIDI programs (0-based) of some contrasting instruments."""
 
 

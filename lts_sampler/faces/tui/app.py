@@ -340,6 +340,7 @@ class LtsApp(App):
 
     @work(thread=True, exclusive=True, group="render", exit_on_error=False)
     def _render(self, pair: Pair) -> None:
+        from lts_sampler.core.kitformat import describe_loops
         from lts_sampler.faces.tui.job import message, plan
         from lts_sampler.kits.make import make_kit
 
@@ -366,8 +367,10 @@ class LtsApp(App):
             self.call_from_thread(self._rendered, f"not rendered: {message(err)}", error=message(err))
         else:
             seconds = time.monotonic() - started
+            loops = describe_loops(manifest)
             self.call_from_thread(self._rendered, f"wrote {job.out}/{manifest['name']}.sfz: "
-                                  f"{len(manifest['regions'])} samples in {seconds:.1f} s", folder=job.out)
+                                  f"{len(manifest['regions'])} samples in {seconds:.1f} s" + (f"; {loops}" if loops else ""),
+                                  folder=job.out)
 
     def _rendered(self, text: str, *, error: str | None = None, folder: Path | None = None) -> None:
         self.rendering = False

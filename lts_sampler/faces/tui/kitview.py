@@ -215,7 +215,10 @@ class KitPane(Vertical):
         audition's two controllers go too, so the keys play that cell."""
         if self.manifest is None or not 0 <= row < len(self.manifest["regions"]):
             return
-        audio = (self.kit.regions[row].audio[:-1], self.kit.sample_rate)  # the sampler's copy, less its end zero
+        loaded = self.kit.regions[row]
+        audio = (loaded.audio[:-1], self.kit.sample_rate)  # the sampler's copy, less its end zero
+        wave = self.query_one("#sample-wave", Waveform)
+        wave.loop = None if loaded.loop is None else (loaded.loop[0] / audio[1], (loaded.loop[1] + 1) / audio[1])
         for picture in ("#sample-wave", "#sample-spectrum"):
             self.query_one(picture).audio = audio
         region = self.manifest["regions"][row]

@@ -16,6 +16,7 @@ from rich.text import Text
 
 ACCENT = "bold #3b82f6"  # the waveform inside the excerpt (everywhere without one)
 OUTSIDE = "#8a8a8a"  # the waveform outside the excerpt
+LOOP = "bold #10b981"  # the sustain loop of a kit's sample
 COLORMAP = np.array([(76, 42, 156), (139, 31, 169), (192, 58, 131), (229, 98, 92), (248, 149, 64), (240, 201, 41)])
 """Spectrogram colours, quiet to loud (RGB 0–255): plasma without its near-black and near-white ends."""
 SILENCE_PEAK = 1e-4  # a signal is scaled to its peak, but at least this one: silence stays flat
@@ -35,6 +36,7 @@ def waveform(
     width: int,
     height: int,
     excerpt: tuple[float, float | None] | None = None,
+    loop: tuple[float, float] | None = None,
 ) -> Text:
     """Min/max envelope of a mono signal around a centre line, in braille (2 × 4 dots a cell).
 
@@ -50,6 +52,8 @@ def waveform(
     excerpt : (offset_s, duration_s or None) or None
         Columns whose middle lies in this span of seconds (None: to the end) are drawn in
         ``ACCENT``, the others in ``OUTSIDE``; without an excerpt all are ``ACCENT``.
+    loop : (start_s, end_s) or None
+        A sample's sustain loop: columns whose middle lies in it are drawn in ``LOOP``.
 
     Returns
     -------
@@ -69,12 +73,15 @@ def waveform(
     bottom = np.maximum(np.ceil((1 - lows) / 2 * n_dots) - 1, middle)
     dot_rows = np.arange(n_dots)[:, None]
     chars = BRAILLE[_braille_codes((dot_rows >= top) & (dot_rows <= bottom))]
+    seconds = (np.arange(width) + 0.5) / width * y.size / sample_rate
     inside = np.ones(width, dtype=bool)
     if excerpt is not None:
         offset, duration = excerpt
-        seconds = (np.arange(width) + 0.5) / width * y.size / sample_rate
         inside = (seconds >= offset) & (duration is None or seconds < offset + duration)
-    styles = np.broadcast_to(np.where(inside, ACCENT, OUTSIDE), (height, width))
+    styles = np.where(inside, ACCENT, OUTSIDE)
+    if loop is not None:
+        styles = np.where((seconds >= loop[0]) & (seconds <= loop[1]), LOOP, styles)
+    styles = np.broadcast_to(styles, (height, width))
     return _picture(_lines(chars, styles))
 
 

@@ -16,13 +16,15 @@ MIX_COLOUR = "#ef4444"
 
 
 class Waveform(Widget):
-    """A waveform; the excerpt (offset, duration in seconds; None: to the end) stands out."""
+    """A waveform; the excerpt (offset, duration in seconds; None: to the end) stands out, and
+    a kit sample's sustain loop (start, end in seconds) has a colour of its own."""
 
     DEFAULT_CSS = "Waveform { height: 4; }"
 
     audio: reactive[tuple[np.ndarray, int] | None] = reactive(None, always_update=True)
     """(samples [n] float32, sample rate in Hz), or None before a file is read."""
     excerpt: reactive[tuple[float, float | None] | None] = reactive(None)
+    loop: reactive[tuple[float, float] | None] = reactive(None)
     note: reactive[str] = reactive("")
     """Shown instead of a picture when there is no audio (e.g. why a file cannot be read)."""
 
@@ -31,7 +33,7 @@ class Waveform(Widget):
             return Text(self.note, style="dim")
         y, rate = self.audio
         return pictures.waveform(y, sample_rate=rate, width=self.size.width, height=self.size.height,
-                                 excerpt=self.excerpt)
+                                 excerpt=self.excerpt, loop=self.loop)
 
 
 class Spectrogram(Widget):

@@ -238,6 +238,7 @@ CASES: dict[str, tuple[Callable[[Case], list[str]], tuple[str, ...]]] = {
     "duration syntax": (lambda c: c.render(GOOD, GOOD, duration="abc"), ("--duration 'abc'", "seconds")),
     "negative offset": (lambda c: c.render(GOOD, GOOD, "--offset", "-1"), ("--offset '-1'", "0 or more")),
     "round robins 0": (lambda c: c.render(GOOD, GOOD, "--round-robins", "0"), ("--round-robins 0", "1 or more")),
+    "unknown loop": (lambda c: c.render(GOOD, GOOD, "--loop", "forever"), ("--loop 'forever'", "auto", "off")),
     "root note H9": (lambda c: c.render(GOOD, GOOD, "--root", "H9"), ("--root 'H9'", "C4")),
     "keys past 127": (lambda c: c.render(GOOD, GOOD, "--root", "125"), ("past MIDI note 127",)),
     # --- output -------------------------------------------------------------------------------

@@ -238,6 +238,14 @@ def test_loop_off_plays_once_and_keys_kits_loop_on_request(tmp_path):
         assert ("loop_mode=loop_sustain" in text) == looped, name
 
 
+def test_samples_without_room_play_once_and_the_summary_says_so_in_one_line(tmp_path, capsys):
+    render(*demo_sources(), "--mode", "morph", "--alphas", "0,0.5,1", "--quality", "draft", "--duration", "0.35",
+           "-o", str(tmp_path / "short"))
+    said = [line for line in capsys.readouterr().err.splitlines() if "play once" in line]
+    assert len(said) == 1 and "3 of 3 samples" in said[0] and "00_a+0.00.wav" in said[0]
+    assert "loop" not in (tmp_path / "short" / "short.sfz").read_text()
+
+
 def test_an_older_kit_renders_again_without_loops_bit_for_bit(tmp_path):
     old = tmp_path / "old"
     render(*demo_sources(), "--mode", "morph", "--alphas", "0,1", "--quality", "draft", "--duration", "1.5",

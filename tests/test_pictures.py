@@ -8,7 +8,7 @@ from rich.style import Style
 from rich.text import Text
 from support.cli import python
 
-from lts_sampler.faces.tui.pictures import ACCENT, OUTSIDE, project_2d, spectrogram, trajectory_plot, waveform
+from lts_sampler.faces.tui.pictures import ACCENT, LOOP, OUTSIDE, project_2d, spectrogram, trajectory_plot, waveform
 
 SR = 44100
 DOT_BITS = {(0, 0): 0x01, (1, 0): 0x02, (2, 0): 0x04, (0, 1): 0x08, (1, 1): 0x10, (2, 1): 0x20, (3, 0): 0x40, (3, 1): 0x80}
@@ -98,6 +98,12 @@ def test_waveform_accents_the_columns_of_the_excerpt(excerpt, accented):
     # 2 s over 40 columns: column c is centred on (c + 0.5) / 20 s.
     text = waveform(tone(440, 2.0), sample_rate=SR, width=40, height=6, excerpt=excerpt)
     expected = [ACCENT if column in accented else OUTSIDE for column in range(40)]
+    assert all(cell_styles(line) == expected for line in text.split())
+
+
+def test_waveform_marks_a_samples_loop_in_its_own_colour():
+    text = waveform(tone(440, 2.0), sample_rate=SR, width=40, height=6, loop=(0.5, 1.5))
+    expected = [LOOP if 10 <= column < 30 else ACCENT for column in range(40)]
     assert all(cell_styles(line) == expected for line in text.split())
 
 

@@ -125,6 +125,6 @@ def _print_summary(summary: dict, console) -> None:
     console.print(f"[bold]{summary['kit']}[/bold]")
     console.print(f"  {len(summary['samples'])} samples, {summary['mode']} mode: {where}")
     if summary["loops"]:
-        console.print(f"  {summary['loops']} (--loop off: none)")
+        console.print(f"  {summary['loops']} (--loop off: none)", soft_wrap=True)
     console.print(f"  load {summary['sfz']} in any SFZ player (sfizz, Sforzando, LinuxSampler …)")
     console.print(f"  {summary['model']} on {summary['provider']}, {summary['seconds']:.1f} s")

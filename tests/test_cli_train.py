@@ -10,7 +10,7 @@ from support.cli import WITHOUT_TORCH, assert_one_line_error, lts, python
 
 RUNTIME = ", ".join(f"lts_sampler{m}" for m in (
     "", ".core.kitformat", ".core.native", ".synthesis.model", ".synthesis.evaluate", ".synthesis.spectral",
-    ".synthesis.audio", ".synthesis.phase", ".synthesis.render", ".synthesis.pitches", ".kits.make", ".kits.plan",
+    ".synthesis.audio", ".synthesis.phase", ".synthesis.loops", ".synthesis.render", ".synthesis.pitches", ".kits.make", ".kits.plan",
     ".playing.sampler", ".playing.host", ".playing.output", ".playing.midi_render", ".playing.live",
     ".playing.audition", ".faces.cli", ".faces.cli_render", ".faces.cli_play", ".faces.doctor", ".faces.tui.pictures",
     ".faces.tui.session", ".faces.tui.job"))

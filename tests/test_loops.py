@@ -164,7 +164,7 @@ def check_held_note(kit_folder: Path, controllers: dict[int, int], *, pitched: b
 
 def _alone(region: dict, controllers: dict[int, int]) -> bool:
     """Whether ``region`` sounds alone (unfaded) at ``controllers``."""
-    for opcode, value in region.items():
+    for opcode in region:
         if found := re.fullmatch(r"xf(in|out)_(lo|hi)cc(\d+)", opcode):
             at = controllers.get(int(found[3]), 0)
             lo, hi = region.get(f"xf{found[1]}_locc{found[3]}"), region.get(f"xf{found[1]}_hicc{found[3]}")

@@ -143,6 +143,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return render(args)
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from lts_sampler.faces.cli_batch import batch
+
+    return batch(args)
+
+
 def cmd_render_midi(args: argparse.Namespace) -> int:
     from lts_sampler.faces.cli_play import render_midi_command
 
@@ -273,6 +279,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the model and phase reconstruction run: auto (a GPU when onnxruntime-gpu or CuPy finds one), cpu, cuda")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_render)
+
+    p = verbs.add_parser("batch", help="render every kit of a plan file",
+                         description="Render every [[kit]] of PLAN (TOML: render's options by their long names, "
+                         "sources = [...], out = \"...\"; an optional [defaults] table). Kits already rendered from "
+                         "the same entry are skipped; a kit that fails is reported and the others go on.")
+    p.add_argument("plan", metavar="PLAN", help="plan file (.toml)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model and phase reconstruction run (as for render)")
+    p.add_argument("--json", action="store_true", help="print the counts and each kit's outcome as JSON")
+    p.set_defaults(func=cmd_batch)
 
     p = verbs.add_parser("render-midi", help="play a MIDI file through a kit into a WAV file, offline",
                          description="Render SONG (a standard MIDI file, tempo changes honoured) through the kit "

@@ -6,6 +6,7 @@ The format itself (SFZ, kit.json, key maps) is :mod:`lts_sampler.core.kitformat`
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -51,6 +52,32 @@ def make_kit(
     "grid"): the pad the layers' cells lie on. ``backend``: where phase reconstruction runs,
     "cpu" or "cuda"; ``progress`` and ``sample_progress`` as :func:`render_banks` calls them."""
     target = Path(target)
+    manifest = kit_manifest(bundle, banks, layers, settings, target, mode=mode, grid=grid)
+    regions = manifest["regions"]
+    check_writable(target)
+    several, n = len(banks) > 1, settings.round_robins
+    per_bank = len(layers) * n
+
+    def advance(done: int, total: int, label: str) -> None:
+        progress(done, total, f"{label} {banks[(done - 1) // per_bank].pitch}" if several else label)
+
+    rendered = render_banks(bundle, [list(b.sources) for b in banks], layers, settings, backend=backend,
+                            progress=progress and advance, sample_progress=sample_progress)
+    for region, sample in zip(regions, rendered):
+        if sample.loop is not None:
+            region.update(sample.loop.opcodes())
+    write_kit(target, manifest, rendered, layers, banks, grid)
+    return manifest
+
+
+REPRODUCED = ("format", "model", "sources", "banks", "layers", "mode", "root", "grid", "settings", "sample_rate")
+"""What a kit.json holds that a render reproduces (the regions' loops are found in the audio)."""
+
+
+def kit_manifest(bundle: ModelBundle, banks: list[Bank], layers: list[Layer], settings: RenderSettings, target: Path,
+                 *, mode: str, grid: Grid | None) -> dict:
+    """The kit.json a render of these would write, before any audio (no loops in the regions
+    yet); BadValue for a mode, grid or set of banks that do not go together."""
     name = kit_name(target)
     several = len(banks) > 1
     if several and mode == "keys":
@@ -63,9 +90,8 @@ def make_kit(
     names = [sample_name(i, layer, rr, n, bank.pitch if several else None)
              for bank in banks for i, layer in enumerate(layers) for rr in range(1, n + 1)]
     regions = key_map(layers, n, mode=mode, banks=banks, names=names, grid=grid)
-    check_writable(target)
     files = list(dict.fromkeys(s for bank in banks for s in bank.sources))
-    manifest = {
+    return {
         "format": FORMAT,
         "name": name,
         "model": {"name": bundle.name, "path": str(bundle.path.resolve()), "sha256": bundle.info["sha256"]},
@@ -82,18 +108,18 @@ def make_kit(
         "software": f"lts-sampler {__version__}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    per_bank = len(layers) * n
 
-    def advance(done: int, total: int, label: str) -> None:
-        progress(done, total, f"{label} {banks[(done - 1) // per_bank].pitch}" if several else label)
 
-    rendered = render_banks(bundle, [list(b.sources) for b in banks], layers, settings, backend=backend,
-                            progress=progress and advance, sample_progress=sample_progress)
-    for region, sample in zip(regions, rendered):
-        if sample.loop is not None:
-            region.update(sample.loop.opcodes())
-    write_kit(target, manifest, rendered, layers, banks, grid)
-    return manifest
+def is_current(target: Path, expected: dict) -> bool:
+    """Whether the kit at ``target`` was rendered from what ``expected`` (:func:`kit_manifest`)
+    describes: the same model, source files (by hash), excerpts, banks, layers and settings."""
+    try:
+        found = read_manifest(target)
+    except LtsError:
+        return False
+    expected = json.loads(json.dumps(expected))  # tuples as kit.json holds them: lists
+    same_model = found["model"].get("sha256") == expected["model"]["sha256"]
+    return same_model and all(found.get(k) == expected.get(k) for k in REPRODUCED if k != "model")
 
 
 def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], layers: list[Layer], banks: list[Bank],

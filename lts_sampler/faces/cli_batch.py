@@ -1,0 +1,189 @@
+"""The ``batch`` verb: every kit of a plan file (DESIGN §8), each the render request ``render``
+would build from the same options, through the one planner.
+
+A plan is TOML: an optional ``[defaults]`` table and a ``[[kit]]`` table per kit, whose keys are
+``render``'s long option names without the dashes (``-`` → ``_``), with ``sources`` (a list) and
+``out``; ``demo = true`` stands for the demo sources. Relative paths resolve against the plan's
+folder. Every kit is checked before any renders (a bad plan: one line naming the kit and the
+key, exit status 2); a kit whose kit.json already matches its entry is skipped; a kit that fails
+is reported in one line and the others go on (exit status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lts_sampler.core.errors import BadValue, LtsError
+from lts_sampler.core.kitformat import SOURCE_LABELS
+from lts_sampler.kits.make import is_current, kit_manifest, make_kit
+from lts_sampler.kits.plan import DEMO_SECONDS, Plan, RenderRequest, SourceRequest, check, demo_sources, plan
+from lts_sampler.synthesis.model import ModelBundle
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, from PyPI
+    import tomli as tomllib
+
+OPTIONS = {"mode", "alphas", "curve", "weights", "grid", "grid_range", "cc_x", "cc_y", "root", "quality", "n_iter",
+           "no_normalize", "trim", "round_robins", "seed", "loop", "model", "offset", "duration"}
+"""``render``'s options a plan entry may give, by their long names (``--n-iter`` → ``n_iter``)."""
+KEYS = OPTIONS | {"sources", "out", "demo"}
+PER_SOURCE = ("offset", "duration")
+TEXT = ("alphas", "curve", "weights", "grid_range")
+"""Options typed as text: a plan may give a number (``alphas = 0.5``)."""
+
+
+def requests(path: Path) -> list[RenderRequest]:
+    """The plan at ``path`` as render requests, every one checked; LtsError (one line naming
+    the kit and the key) for the first thing wrong."""
+    try:
+        table = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise LtsError(f"cannot read plan {path}: {err}; give a TOML plan file (see DESIGN §8)") from None
+    except tomllib.TOMLDecodeError as err:
+        raise LtsError(f"plan {path} is not valid TOML: {err}") from None
+    unknown = sorted(set(table) - {"defaults", "kit"})
+    kits = table.get("kit")
+    if unknown or not isinstance(kits, list) or not kits or not isinstance(table.get("defaults", {}), dict):
+        what = f"unknown table {unknown[0]!r}" if unknown else "no [[kit]] tables"
+        raise LtsError(f"plan {path}: {what}; give an optional [defaults] table and one [[kit]] table per kit")
+    made, outs = [], {}
+    for number, entry in enumerate(kits, start=1):
+        entry = {**table.get("defaults", {}), **entry}
+        where = f"plan {path}: kit {number}" + (f" ({entry['out']})" if isinstance(entry.get("out"), str) else "")
+        try:
+            request = _request(entry, path.parent)
+            checked = check(request)
+        except BadValue as err:
+            raise LtsError(f"{where}: {err.worded(_key(err))}") from None
+        except LtsError as err:
+            raise LtsError(f"{where}: {err}") from None
+        if checked.out.resolve() in outs:
+            raise LtsError(f"{where}: out {entry['out']!r} is kit {outs[checked.out.resolve()]}'s too; give each kit "
+                           "its own folder")
+        outs[checked.out.resolve()] = number
+        made.append(request)
+    return made
+
+
+def _key(err: BadValue) -> str:
+    """The plan key a request field's mistake is in."""
+    key = "no_normalize" if err.field == "normalize" else err.field
+    if err.source is None:
+        return key
+    return f"source {SOURCE_LABELS[err.source]}" if key == "sources" else f"{key} of source {SOURCE_LABELS[err.source]}"
+
+
+def _request(entry: dict, folder: Path) -> RenderRequest:
+    """One plan entry (defaults applied) → the render request ``render`` builds from the same options."""
+    unknown = sorted(set(entry) - KEYS)
+    if unknown:
+        raise LtsError(f"unknown key {unknown[0]!r}; a kit takes sources, out, demo and render's options: "
+                       + ", ".join(sorted(OPTIONS)))
+    for key, value in entry.items():
+        if isinstance(value, (list, dict)) and not (key == "sources" or (key in PER_SOURCE and isinstance(value, list))):
+            raise LtsError(f"{key} takes one value, not {value!r}")
+    if "out" not in entry or not isinstance(entry["out"], str):
+        raise LtsError("give out = \"kits/NAME\", the kit's folder")
+    demo = entry.get("demo", False)
+    if demo is True:
+        if "sources" in entry:
+            raise LtsError("give sources or demo = true, not both")
+        specs = demo_sources(grid=entry.get("grid") is not None or entry.get("mode") == "grid")
+    elif demo is not False:
+        raise LtsError(f"demo takes true or false, not {demo!r}")
+    else:
+        specs = entry.get("sources")
+        if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+            raise LtsError('give sources = ["a.wav", "b.wav"], a list of files or note-set folders')
+        specs = [str(_resolve(s, folder)) for s in specs]
+    per_source = {key: _per_source(key, entry.get(key), len(specs)) for key in PER_SOURCE}
+    if demo and entry.get("duration") is None:
+        per_source["duration"] = [DEMO_SECONDS] * len(specs)
+    for key in ("trim", "no_normalize"):
+        if not isinstance(entry.get(key, False), bool):
+            raise LtsError(f"{key} takes true or false, not {entry[key]!r}")
+    options = {key: str(entry[key]) if key in TEXT and not isinstance(entry[key], str) else entry[key]
+               for key in OPTIONS - {"no_normalize", "model", *PER_SOURCE} if key in entry}
+    model = entry.get("model")
+    if isinstance(model, str) and (folder / model).exists():
+        model = str(folder / model)
+    return RenderRequest(
+        sources=tuple(SourceRequest(s, o, d) for s, o, d in zip(specs, per_source["offset"], per_source["duration"])),
+        normalize=not entry.get("no_normalize", False), model=model, out=str(_resolve(entry["out"], folder)), **options)
+
+
+def _per_source(key: str, value, n: int) -> list:
+    if value is None or not isinstance(value, list):
+        return [value] * n
+    if len(value) != n:
+        raise LtsError(f"{key} {value!r}: give one value or {n} (one per source)")
+    return value
+
+
+def _resolve(text: str, folder: Path) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def batch(args: argparse.Namespace) -> int:
+    """`lts-sampler batch PLAN.toml`: every kit of the plan, each one line; 1 if any failed."""
+    console = Console(stderr=True, highlight=False)
+    started = time.monotonic()
+    plan_path = Path(args.plan)
+    jobs: list[tuple[RenderRequest, Plan]] = []
+    for number, request in enumerate(requests(plan_path), start=1):
+        try:
+            jobs.append((request, plan(request, report=lambda line: None)))
+        except BadValue as err:
+            raise LtsError(f"plan {plan_path}: kit {number} ({request.out}): {err.worded(_key(err))}") from None
+        except LtsError as err:
+            raise LtsError(f"plan {plan_path}: kit {number} ({request.out}): {err}") from None
+    bundles: dict[Path, ModelBundle] = {}
+    results = []
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("batch", total=sum(job.samples for _, job in jobs))
+        for request, job in jobs:
+            if job.model not in bundles:
+                bundles[job.model] = ModelBundle.load(job.model, device=args.device)
+            bundle = bundles[job.model]
+            kit_started = time.monotonic()
+            expected = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
+            if is_current(job.out, expected):
+                results.append({"out": str(job.out), "status": "up to date", "samples": job.samples})
+                progress.advance(task, job.samples)
+                progress.console.print(f"  up to date  {job.out}", markup=False)
+                continue
+            base = progress.tasks[0].completed
+
+            def advance(done: int, total: int, label: str, base=base, out=job.out) -> None:
+                progress.update(task, completed=base + done, description=f"{out.name} {label}")
+
+            try:
+                make_kit(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid,
+                         progress=advance)
+            except LtsError as err:
+                results.append({"out": str(job.out), "status": "failed", "error": str(err)})
+                progress.update(task, completed=base + job.samples)
+                progress.console.print(f"  failed      {job.out}: {err}", markup=False, soft_wrap=True)
+                continue
+            seconds = time.monotonic() - kit_started
+            results.append({"out": str(job.out), "status": "rendered", "samples": job.samples,
+                            "seconds": round(seconds, 2)})
+            progress.console.print(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s", markup=False)
+    counts = {status: sum(r["status"] == status for r in results) for status in ("rendered", "up to date", "failed")}
+    seconds = time.monotonic() - started
+    if args.json:
+        print(json.dumps({"plan": str(plan_path), **counts, "seconds": round(seconds, 2), "kits": results}, indent=2))
+    else:
+        console.print(f"{len(results)} kits: {counts['rendered']} rendered, {counts['up to date']} up to date, "
+                      f"{counts['failed']} failed, in {seconds:.1f} s")
+    return 1 if counts["failed"] else 0

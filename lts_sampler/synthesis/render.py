@@ -153,48 +153,69 @@ def render_banks(
                 raise LtsError(f"α values mix exactly two sources, got {len(sources)}; use weight vectors for more")
     distinct = list(dict.fromkeys(s for sources in banks for s in sources))
     encoded = dict(zip(distinct, _in_parallel(lambda source: encode_sources(bundle, [source])[0], distinct)))
-    spec = bundle.spec
-    jobs = [([encoded[s] for s in sources], i, layer, rr)
-            for sources in banks for i, layer in enumerate(layers) for rr in range(1, settings.round_robins + 1)]
+    keys = sample_keys(layers, settings)
+    jobs = [([encoded[s] for s in sources], i, rr) for sources in banks for i, rr in keys]
 
     def render_batch(indices: range) -> np.ndarray:
-        """Audio [len(indices), length] of the jobs at ``indices`` (one bank): one decode, one
-        reconstruction."""
-        mixed = jobs[indices[0]][0]
-        batch = [jobs[j] for j in indices]
-        latents = [mixed_latents(mixed, layer, round_robin=rr, seed=settings.seed, index=i) for _, i, layer, rr in batch]
-        magnitudes = np.split(bundle.decode(np.concatenate(latents)), len(batch))
-        phases = [initial_phase(mixed, layer, len(m)) for (_, _, layer, _), m in zip(batch, magnitudes)]
-
-        def report(fraction: float) -> None:
-            for j in indices:
-                sample_progress(j, fraction)
-
-        on_iteration = None if sample_progress is None else lambda n: report((n - 1) / settings.n_iter)
-        y = reconstruct(np.stack(magnitudes), spec, n_iter=settings.n_iter, length=max(e.samples for e in mixed),
-                        init_phase=np.stack(phases), backend=backend, on_iteration=on_iteration)
+        """Audio [len(indices), length] of the jobs at ``indices`` (one bank)."""
+        report = None
         if sample_progress is not None:
-            report(1.0)
-        return y
+            def report(fraction: float) -> None:
+                for j in indices:
+                    sample_progress(j, fraction)
+        return reconstruct_samples(bundle, jobs[indices[0]][0], layers, settings, [jobs[j][1:] for j in indices],
+                                   backend=backend, report=report)
 
     size = GPU_BATCH if backend == "cuda" else 1
-    per_bank = len(jobs) // len(banks)
+    per_bank = len(keys)
     batches = [range(i, min(i + size, start + per_bank))
                for start in range(0, len(jobs), per_bank) for i in range(start, start + per_bank, size)]
     made = map(render_batch, batches) if backend == "cuda" else _in_parallel(render_batch, batches)
-    audio = (y for batch in made for y in batch)
+    return finish_banks((y for batch in made for y in batch), len(banks), layers, settings, bundle.spec.sample_rate,
+                        progress=progress)
+
+
+def sample_keys(layers: list[Layer], settings: RenderSettings) -> list[tuple[int, int]]:
+    """(layer index, round robin) of every sample of a bank, in kit order."""
+    return [(i, rr) for i in range(len(layers)) for rr in range(1, settings.round_robins + 1)]
+
+
+def reconstruct_samples(bundle: ModelBundle, mixed: list[EncodedSource], layers: list[Layer], settings: RenderSettings,
+                        keys: list[tuple[int, int]], *, backend: str = "cpu",
+                        report: Callable[[float], None] | None = None) -> np.ndarray:
+    """Audio [len(keys), length] of the samples ``keys`` (:func:`sample_keys`) of one bank,
+    its sources ``mixed``: one decode, one reconstruction, not yet finished; ``report(fraction)``
+    as the reconstruction goes on."""
+    latents = [mixed_latents(mixed, layers[i], round_robin=rr, seed=settings.seed, index=i) for i, rr in keys]
+    magnitudes = np.split(bundle.decode(np.concatenate(latents)), len(keys))
+    phases = [initial_phase(mixed, layers[i], len(m)) for (i, _), m in zip(keys, magnitudes)]
+    on_iteration = None if report is None else lambda n: report((n - 1) / settings.n_iter)
+    y = reconstruct(np.stack(magnitudes), bundle.spec, n_iter=settings.n_iter, length=max(e.samples for e in mixed),
+                    init_phase=np.stack(phases), backend=backend, on_iteration=on_iteration)
+    if report is not None:
+        report(1.0)
+    return y
+
+
+def finish_banks(audio: Iterator[np.ndarray], n_banks: int, layers: list[Layer], settings: RenderSettings,
+                 sample_rate: int, *, progress: Callable[[int, int, str], None] | None = None) -> list[RenderedSample]:
+    """Every bank's reconstructed samples (``audio``, in kit order: bank, layer, round robin)
+    made into the kit's: each bank's loop where the settings ask for loops, then :func:`finish`;
+    ``progress(done, total, label)`` as each arrives."""
+    keys = sample_keys(layers, settings)
+    total = n_banks * len(keys)
     rendered = []
-    for done, ((_, _, layer, rr), y) in enumerate(zip(jobs, audio), start=1):
-        rendered.append(RenderedSample(layer, rr, y))
-        if settings.loop and done % per_bank == 0:
-            bank = rendered[-per_bank:]
-            loop, looped = loop_bank([sample.audio for sample in bank], spec.sample_rate)
+    for done, ((i, rr), y) in enumerate(zip(keys * n_banks, audio), start=1):
+        rendered.append(RenderedSample(layers[i], rr, y))
+        if settings.loop and done % len(keys) == 0:
+            bank = rendered[-len(keys):]
+            loop, looped = loop_bank([sample.audio for sample in bank], sample_rate)
             for sample, y in zip(bank, looped):
                 sample.audio, sample.loop = y, loop
         if progress is not None:
-            progress(done, len(jobs), layer.label + (f" rr{rr}" if settings.round_robins > 1 else ""))
+            progress(done, total, layers[i].label + (f" rr{rr}" if settings.round_robins > 1 else ""))
     for sample in rendered:
-        sample.audio = finish(sample.audio, spec.sample_rate, normalize=settings.normalize,
+        sample.audio = finish(sample.audio, sample_rate, normalize=settings.normalize,
                               trim=settings.trim and sample.loop is None)
     return rendered
 

@@ -66,6 +66,17 @@ def test_a_plan_renders_every_kit_as_render_would_and_then_skips_them(tmp_path, 
     assert len(list((tmp_path / "kits" / "keys" / "samples").glob("*.wav"))) == 3
 
 
+def test_local_worker_processes_render_the_same_bytes(tmp_path, capsys):
+    plan = write_plan(tmp_path)
+    assert run(capsys, str(plan))[0] == 0
+    (tmp_path / "kits").rename(tmp_path / "here")
+    assert run(capsys, str(plan), "--workers", "2")[0] == 0
+    wavs = sorted((tmp_path / "here").rglob("*.wav"))
+    assert len(wavs) == 8
+    for wav in wavs:
+        assert (tmp_path / "kits" / wav.relative_to(tmp_path / "here")).read_bytes() == wav.read_bytes()
+
+
 def test_a_kit_that_fails_is_one_line_and_the_others_go_on(tmp_path, capsys):
     plan = write_plan(tmp_path, PLAN.replace('out = "kits/keys"', 'out = "kits/keys"\noffset = 30'))
     status, _, err = run(capsys, str(plan))

@@ -10,9 +10,11 @@ from support.cli import WITHOUT_TORCH, assert_one_line_error, lts, python
 
 RUNTIME = ", ".join(f"lts_sampler{m}" for m in (
     "", ".core.kitformat", ".core.native", ".synthesis.model", ".synthesis.evaluate", ".synthesis.spectral",
-    ".synthesis.audio", ".synthesis.phase", ".synthesis.loops", ".synthesis.render", ".synthesis.pitches", ".kits.make", ".kits.plan",
+    ".synthesis.audio", ".synthesis.phase", ".synthesis.loops", ".synthesis.render", ".synthesis.pitches",
+    ".kits.make", ".kits.plan", ".kits.parts",
     ".playing.sampler", ".playing.host", ".playing.output", ".playing.midi_render", ".playing.live",
-    ".playing.audition", ".faces.cli", ".faces.cli_render", ".faces.cli_play", ".faces.doctor", ".faces.tui.pictures",
+    ".playing.audition", ".faces.cli", ".faces.cli_render", ".faces.cli_batch", ".faces.cli_play", ".faces.doctor",
+    ".faces.tui.pictures",
     ".faces.tui.session", ".faces.tui.job"))
 """Every module of the runtime but the terminal UI's app and widgets."""
 

@@ -12,9 +12,13 @@ is reported in one line and the others go on (exit status 1).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -23,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.core.kitformat import SOURCE_LABELS
 from lts_sampler.kits.make import is_current, kit_manifest, make_kit
+from lts_sampler.kits.parts import make_kit_on
 from lts_sampler.kits.plan import DEMO_SECONDS, Plan, RenderRequest, SourceRequest, check, demo_sources, plan
 from lts_sampler.synthesis.model import ModelBundle
 
@@ -36,6 +41,7 @@ OPTIONS = {"mode", "alphas", "curve", "weights", "grid", "grid_range", "cc_x", "
 """``render``'s options a plan entry may give, by their long names (``--n-iter`` → ``n_iter``)."""
 KEYS = OPTIONS | {"sources", "out", "demo"}
 PER_SOURCE = ("offset", "duration")
+CONNECT_TIMEOUT_S = 10
 TEXT = ("alphas", "curve", "weights", "grid_range")
 """Options typed as text: a plan may give a number (``alphas = 0.5``)."""
 
@@ -88,7 +94,8 @@ def _request(entry: dict, folder: Path) -> RenderRequest:
         raise LtsError(f"unknown key {unknown[0]!r}; a kit takes sources, out, demo and render's options: "
                        + ", ".join(sorted(OPTIONS)))
     for key, value in entry.items():
-        if isinstance(value, (list, dict)) and not (key == "sources" or (key in PER_SOURCE and isinstance(value, list))):
+        listed = key == "sources" or (key in PER_SOURCE and isinstance(value, list))
+        if isinstance(value, (list, dict)) and not listed:
             raise LtsError(f"{key} takes one value, not {value!r}")
     if "out" not in entry or not isinstance(entry["out"], str):
         raise LtsError("give out = \"kits/NAME\", the kit's folder")
@@ -129,8 +136,9 @@ def _per_source(key: str, value, n: int) -> list:
 
 
 def _resolve(text: str, folder: Path) -> Path:
+    """``text`` as a path, relative ones from ``folder``: absolute, as workers elsewhere need."""
     path = Path(text).expanduser()
-    return path if path.is_absolute() else folder / path
+    return path if path.is_absolute() else folder.resolve() / path
 
 
 def batch(args: argparse.Namespace) -> int:
@@ -148,6 +156,45 @@ def batch(args: argparse.Namespace) -> int:
             raise LtsError(f"plan {plan_path}: kit {number} ({request.out}): {err}") from None
     bundles: dict[Path, ModelBundle] = {}
     results = []
+    with _executor(args) as executor:
+        _render(jobs, bundles, executor, results, console, args)
+    counts = {status: sum(r["status"] == status for r in results) for status in ("rendered", "up to date", "failed")}
+    seconds = time.monotonic() - started
+    if args.json:
+        print(json.dumps({"plan": str(plan_path), **counts, "seconds": round(seconds, 2), "kits": results}, indent=2))
+    else:
+        console.print(f"{len(results)} kits: {counts['rendered']} rendered, {counts['up to date']} up to date, "
+                      f"{counts['failed']} failed, in {seconds:.1f} s")
+    return 1 if counts["failed"] else 0
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
+    """Where the samples render: None (this process, a thread per core), ``--workers`` local
+    processes, or the Dask cluster at ``--cluster``."""
+    if args.cluster:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise LtsError("--cluster needs Dask: pip install 'lts-sampler[cluster]'") from None
+        try:
+            client = Client(args.cluster, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as err:
+            raise LtsError(f"--cluster {args.cluster}: cannot reach a Dask scheduler there ({err}); start one "
+                           "(dask scheduler) or give its address, e.g. tcp://10.0.0.5:8786") from None
+        with client:
+            yield client.get_executor()
+    elif args.workers:
+        if args.workers < 1:
+            raise BadValue("workers", args.workers, "give 1 or more local processes")
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            yield pool
+    else:
+        yield None
+
+
+def _render(jobs, bundles, executor, results, console, args) -> None:
+    """Render or skip each kit, one line each, under one bar; ``results`` gets each outcome."""
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("batch", total=sum(job.samples for _, job in jobs))
@@ -168,9 +215,16 @@ def batch(args: argparse.Namespace) -> int:
                 progress.update(task, completed=base + done, description=f"{out.name} {label}")
 
             try:
-                make_kit(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid,
-                         progress=advance)
-            except LtsError as err:
+                if executor is None:
+                    make_kit(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid,
+                             progress=advance)
+                else:
+                    make_kit_on(executor, bundle, job, progress=advance)
+            except Exception as err:  # (a worker's failure of any kind fails this kit, not the batch)
+                if not isinstance(err, LtsError) and executor is None:
+                    raise
+                if not isinstance(err, LtsError):
+                    err = f"{type(err).__name__}: {err}"
                 results.append({"out": str(job.out), "status": "failed", "error": str(err)})
                 progress.update(task, completed=base + job.samples)
                 progress.console.print(f"  failed      {job.out}: {err}", markup=False, soft_wrap=True)
@@ -179,11 +233,3 @@ def batch(args: argparse.Namespace) -> int:
             results.append({"out": str(job.out), "status": "rendered", "samples": job.samples,
                             "seconds": round(seconds, 2)})
             progress.console.print(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s", markup=False)
-    counts = {status: sum(r["status"] == status for r in results) for status in ("rendered", "up to date", "failed")}
-    seconds = time.monotonic() - started
-    if args.json:
-        print(json.dumps({"plan": str(plan_path), **counts, "seconds": round(seconds, 2), "kits": results}, indent=2))
-    else:
-        console.print(f"{len(results)} kits: {counts['rendered']} rendered, {counts['up to date']} up to date, "
-                      f"{counts['failed']} failed, in {seconds:.1f} s")
-    return 1 if counts["failed"] else 0

@@ -53,7 +53,6 @@ def make_kit(
     "cpu" or "cuda"; ``progress`` and ``sample_progress`` as :func:`render_banks` calls them."""
     target = Path(target)
     manifest = kit_manifest(bundle, banks, layers, settings, target, mode=mode, grid=grid)
-    regions = manifest["regions"]
     check_writable(target)
     several, n = len(banks) > 1, settings.round_robins
     per_bank = len(layers) * n
@@ -63,9 +62,6 @@ def make_kit(
 
     rendered = render_banks(bundle, [list(b.sources) for b in banks], layers, settings, backend=backend,
                             progress=progress and advance, sample_progress=sample_progress)
-    for region, sample in zip(regions, rendered):
-        if sample.loop is not None:
-            region.update(sample.loop.opcodes())
     write_kit(target, manifest, rendered, layers, banks, grid)
     return manifest
 
@@ -124,8 +120,11 @@ def is_current(target: Path, expected: dict) -> bool:
 
 def write_kit(target: Path, manifest: dict, rendered: list[RenderedSample], layers: list[Layer], banks: list[Bank],
               grid: Grid | None) -> None:
-    """Samples (named by the manifest's regions, in render order), SFZ and kit.json into a
-    hidden folder beside ``target``, then one rename."""
+    """Samples (named by the manifest's regions, in render order; their loops added to the
+    regions), SFZ and kit.json into a hidden folder beside ``target``, then one rename."""
+    for region, sample in zip(manifest["regions"], rendered):
+        if sample.loop is not None:
+            region.update(sample.loop.opcodes())
     try:
         with replacing_dir(target) as tmp:
             (tmp / "samples").mkdir()

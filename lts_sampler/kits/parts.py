@@ -1,0 +1,57 @@
+"""A kit rendered in parts on any executor (``concurrent.futures``: local processes, or a Dask
+cluster's executor): each part is one sample of one bank, so the work spreads over every worker
+even for one kit. Workers load the model once and encode each source once (cached per worker
+process); sources are read from their paths, which every worker must see. The caller gathers
+the parts in kit order, finishes the banks (loops, levels) and writes the kit, whole, as
+``render`` does: the samples are byte for byte a local render's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor
+from pathlib import Path
+
+import numpy as np
+
+from lts_sampler.core.banks import Layer, RenderSettings, Source
+from lts_sampler.kits.make import check_writable, kit_manifest, write_kit
+from lts_sampler.kits.plan import Plan
+from lts_sampler.synthesis.model import ModelBundle
+from lts_sampler.synthesis.render import EncodedSource, encode_sources, finish_banks, reconstruct_samples, sample_keys
+
+_bundles: dict[str, ModelBundle] = {}
+_encoded: dict[tuple[str, Source], EncodedSource] = {}
+
+
+def render_part(model: str, sources: tuple[Source, ...], layers: tuple[Layer, ...], settings: RenderSettings,
+                key: tuple[int, int]) -> np.ndarray:
+    """On a worker: sample ``key`` (layer index, round robin) of the bank mixing ``sources``,
+    reconstructed, not finished: [n] float32."""
+    if model not in _bundles:
+        _bundles[model] = ModelBundle.load(Path(model), device="cpu")
+    bundle = _bundles[model]
+    for source in sources:
+        if (model, source) not in _encoded:
+            _encoded[model, source] = encode_sources(bundle, [source])[0]
+    mixed = [_encoded[model, source] for source in sources]
+    return reconstruct_samples(bundle, mixed, list(layers), settings, [key])[0]
+
+
+def make_kit_on(executor: Executor, bundle: ModelBundle, job: Plan,
+                progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """:func:`lts_sampler.kits.make.make_kit` with every sample rendered as a part on
+    ``executor``; returns kit.json. A part that fails raises here, and nothing is written."""
+    manifest = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
+    check_writable(job.out)
+    model, layers = str(Path(job.model).resolve()), tuple(job.layers)
+    futures = [executor.submit(render_part, model, bank.sources, layers, job.settings, key)
+               for bank in job.banks for key in sample_keys(job.layers, job.settings)]
+    try:
+        rendered = finish_banks((future.result() for future in futures), len(job.banks), job.layers, job.settings,
+                                bundle.spec.sample_rate, progress=progress)
+    finally:
+        for future in futures:
+            future.cancel()
+    write_kit(job.out, manifest, rendered, job.layers, job.banks, job.grid)
+    return manifest

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,3 +109,71 @@ def test_a_bad_plan_is_refused_in_one_line_before_anything_renders(tmp_path, cap
     for word in words:
         assert word in err
     assert not (tmp_path / "kits").exists()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory) -> Iterator[str]:
+    """A Dask scheduler and two worker processes on 127.0.0.1, started by Dask's own CLI, no
+    dashboard: the scheduler's address."""
+    distributed = pytest.importorskip("distributed")
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    dask = str(Path(sys.executable).with_name("dask"))
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", str(scheduler_file)], cwd=folder,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60  # a safety net: it starts in about a second
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline and processes[0].poll() is None, "the Dask scheduler did not start"
+            time.sleep(0.1)
+        for _ in range(2):
+            processes.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--host",
+                                               "127.0.0.1", "--nthreads", "1", "--no-dashboard"], cwd=folder,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with distributed.Client(scheduler_file=str(scheduler_file), timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+            yield client.scheduler.address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_a_cluster_renders_the_same_bytes_as_this_machine(tmp_path, capsys, dask_cluster):
+    plan = write_plan(tmp_path)
+    assert run(capsys, str(plan))[0] == 0
+    (tmp_path / "kits").rename(tmp_path / "here")
+    status, out, _ = run(capsys, str(plan), "--cluster", dask_cluster, "--json")
+    assert status == 0 and json.loads(out)["rendered"] == 2
+    wavs = sorted((tmp_path / "here").rglob("*.wav"))
+    assert len(wavs) == 8
+    for wav in wavs:
+        assert (tmp_path / "kits" / wav.relative_to(tmp_path / "here")).read_bytes() == wav.read_bytes()
+
+
+def test_a_worker_killed_mid_batch_costs_time_not_kits(tmp_path, dask_cluster):
+    import distributed
+
+    plan = write_plan(tmp_path, PLAN.replace('quality = "draft"', 'quality = "normal"'))
+    batch = subprocess.Popen([sys.executable, "-m", "lts_sampler.faces.cli", "batch", str(plan), "--cluster",
+                              dask_cluster, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with distributed.Client(dask_cluster, timeout=60) as client:
+        deadline = time.monotonic() + 300  # a safety net: the first task starts within seconds
+        while not any(client.processing().values()):
+            assert time.monotonic() < deadline and batch.poll() is None, "no task started"
+            time.sleep(0.01)
+        busy = next(worker for worker, tasks in client.processing().items() if tasks)
+        os.kill(client.run(os.getpid, workers=[busy])[busy], signal.SIGKILL)
+    out, err = batch.communicate(timeout=600)
+    assert batch.returncode == 0, err
+    assert json.loads(out)["rendered"] == 2
+    for kit, samples in (("keys", 2), ("morph", 6)):
+        manifest = json.loads((tmp_path / "kits" / kit / "kit.json").read_text())
+        assert len(manifest["regions"]) == samples
+        assert sorted(p.name for p in (tmp_path / "kits" / kit / "samples").iterdir()) == sorted(
+            r["sample"] for r in manifest["regions"])

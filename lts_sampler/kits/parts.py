@@ -48,8 +48,11 @@ def make_kit_on(executor: Executor, bundle: ModelBundle, job: Plan,
     futures = [executor.submit(render_part, model, bank.sources, layers, job.settings, key)
                for bank in job.banks for key in sample_keys(job.layers, job.settings)]
     try:
-        rendered = finish_banks((future.result() for future in futures), len(job.banks), job.layers, job.settings,
-                                bundle.spec.sample_rate, progress=progress)
+        # A copy of each part: an array from a network buffer (Dask) arrives unaligned, and NumPy's
+        # sums (the DC removal's mean) may then round differently from a local render's.
+        parts = (np.array(future.result(), dtype=np.float32) for future in futures)
+        rendered = finish_banks(parts, len(job.banks), job.layers, job.settings, bundle.spec.sample_rate,
+                                progress=progress)
     finally:
         for future in futures:
             future.cancel()

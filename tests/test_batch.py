@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import fluid
 
 from lts_sampler.faces.cli import main
 from lts_sampler.kits.plan import demo_sources
@@ -144,14 +145,61 @@ def dask_cluster(tmp_path_factory) -> Iterator[str]:
                 process.kill()
 
 
+SIX_KITS = """\
+[defaults]
+quality = "draft"
+duration = 1.0
+
+[[kit]]
+demo = true
+alphas = "0,1"
+out = "kits/keys"
+
+[[kit]]
+sources = ["{a}", "{b}"]
+mode = "morph"
+alphas = "0,0.5,1"
+out = "kits/morph"
+
+[[kit]]
+sources = ["{a}", "{b}", "{c}", "{d}"]
+grid = 2
+out = "kits/grid"
+
+[[kit]]
+sources = ["flute", "violin"]
+alphas = "0,1"
+out = "kits/notes"
+
+[[kit]]
+sources = ["{a}", "{b}"]
+offset = [0.2, 0.5]
+duration = [0.6, 0.8]
+alphas = "0,1"
+out = "kits/excerpt"
+
+[[kit]]
+sources = ["{a}", "{b}"]
+mode = "morph"
+alphas = "0,1"
+round_robins = 3
+out = "kits/round-robins"
+"""
+
+
 def test_a_cluster_renders_the_same_bytes_as_this_machine(tmp_path, capsys, dask_cluster):
-    plan = write_plan(tmp_path)
+    fluid.needs_fluidsynth()
+    for name in ("flute", "violin"):
+        fluid.note_set(tmp_path / name, name, [55, 67], seconds=1.0)
+    a, b, c, d = demo_sources(grid=True)
+    plan = tmp_path / "plan.toml"
+    plan.write_text(SIX_KITS.format(a=a, b=b, c=c, d=d))
     assert run(capsys, str(plan))[0] == 0
     (tmp_path / "kits").rename(tmp_path / "here")
     status, out, _ = run(capsys, str(plan), "--cluster", dask_cluster, "--json")
-    assert status == 0 and json.loads(out)["rendered"] == 2
+    assert status == 0 and json.loads(out)["rendered"] == 6
     wavs = sorted((tmp_path / "here").rglob("*.wav"))
-    assert len(wavs) == 8
+    assert len(wavs) == 2 + 3 + 4 + 4 + 2 + 6
     for wav in wavs:
         assert (tmp_path / "kits" / wav.relative_to(tmp_path / "here")).read_bytes() == wav.read_bytes()
 

@@ -64,19 +64,26 @@ def requests(path: Path) -> list[RenderRequest]:
     for number, entry in enumerate(kits, start=1):
         entry = {**table.get("defaults", {}), **entry}
         where = f"plan {path}: kit {number}" + (f" ({entry['out']})" if isinstance(entry.get("out"), str) else "")
-        try:
+        with _in_kit(where):
             request = _request(entry, path.parent)
             checked = check(request)
-        except BadValue as err:
-            raise LtsError(f"{where}: {err.worded(_key(err))}") from None
-        except LtsError as err:
-            raise LtsError(f"{where}: {err}") from None
         if checked.out.resolve() in outs:
             raise LtsError(f"{where}: out {entry['out']!r} is kit {outs[checked.out.resolve()]}'s too; give each kit "
                            "its own folder")
         outs[checked.out.resolve()] = number
         made.append(request)
     return made
+
+
+@contextlib.contextmanager
+def _in_kit(where: str) -> Iterator[None]:
+    """A mistake raised inside, as one line that begins with ``where`` (the plan and the kit)."""
+    try:
+        yield
+    except BadValue as err:
+        raise LtsError(f"{where}: {err.worded(_key(err))}") from None
+    except LtsError as err:
+        raise LtsError(f"{where}: {err}") from None
 
 
 def _key(err: BadValue) -> str:
@@ -146,18 +153,12 @@ def batch(args: argparse.Namespace) -> int:
     console = Console(stderr=True, highlight=False)
     started = time.monotonic()
     plan_path = Path(args.plan)
-    jobs: list[tuple[RenderRequest, Plan]] = []
+    jobs: list[Plan] = []
     for number, request in enumerate(requests(plan_path), start=1):
-        try:
-            jobs.append((request, plan(request, report=lambda line: None)))
-        except BadValue as err:
-            raise LtsError(f"plan {plan_path}: kit {number} ({request.out}): {err.worded(_key(err))}") from None
-        except LtsError as err:
-            raise LtsError(f"plan {plan_path}: kit {number} ({request.out}): {err}") from None
-    bundles: dict[Path, ModelBundle] = {}
-    results = []
+        with _in_kit(f"plan {plan_path}: kit {number} ({request.out})"):
+            jobs.append(plan(request, report=lambda line: None))
     with _executor(args) as executor:
-        _render(jobs, bundles, executor, results, console, args)
+        results = _render(jobs, executor, console, device=args.device)
     counts = {status: sum(r["status"] == status for r in results) for status in ("rendered", "up to date", "failed")}
     seconds = time.monotonic() - started
     if args.json:
@@ -184,7 +185,7 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
                            "(dask scheduler) or give its address, e.g. tcp://10.0.0.5:8786") from None
         with client:
             yield client.get_executor()
-    elif args.workers:
+    elif args.workers is not None:
         if args.workers < 1:
             raise BadValue("workers", args.workers, "give 1 or more local processes")
         with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -193,14 +194,16 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
         yield None
 
 
-def _render(jobs, bundles, executor, results, console, args) -> None:
-    """Render or skip each kit, one line each, under one bar; ``results`` gets each outcome."""
+def _render(jobs: list[Plan], executor: Executor | None, console: Console, *, device: str) -> list[dict]:
+    """Render or skip each kit, one line each, under one bar: each kit's outcome."""
+    bundles: dict[Path, ModelBundle] = {}
+    results = []
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task("batch", total=sum(job.samples for _, job in jobs))
-        for request, job in jobs:
+        task = progress.add_task("batch", total=sum(job.samples for job in jobs))
+        for job in jobs:
             if job.model not in bundles:
-                bundles[job.model] = ModelBundle.load(job.model, device=args.device)
+                bundles[job.model] = ModelBundle.load(job.model, device=device)
             bundle = bundles[job.model]
             kit_started = time.monotonic()
             expected = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
@@ -220,16 +223,16 @@ def _render(jobs, bundles, executor, results, console, args) -> None:
                              progress=advance)
                 else:
                     make_kit_on(executor, bundle, job, progress=advance)
-            except Exception as err:  # (a worker's failure of any kind fails this kit, not the batch)
+            except Exception as err:
                 if not isinstance(err, LtsError) and executor is None:
-                    raise
-                if not isinstance(err, LtsError):
-                    err = f"{type(err).__name__}: {err}"
-                results.append({"out": str(job.out), "status": "failed", "error": str(err)})
+                    raise  # a bug here, not a worker's failure: a traceback
+                why = str(err) if isinstance(err, LtsError) else f"{type(err).__name__}: {err}"  # a worker lost, …
+                results.append({"out": str(job.out), "status": "failed", "error": why})
                 progress.update(task, completed=base + job.samples)
-                progress.console.print(f"  failed      {job.out}: {err}", markup=False, soft_wrap=True)
+                progress.console.print(f"  failed      {job.out}: {why}", markup=False, soft_wrap=True)
                 continue
             seconds = time.monotonic() - kit_started
             results.append({"out": str(job.out), "status": "rendered", "samples": job.samples,
                             "seconds": round(seconds, 2)})
             progress.console.print(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s", markup=False)
+    return results

@@ -225,3 +225,64 @@ def test_a_worker_killed_mid_batch_costs_time_not_kits(tmp_path, dask_cluster):
         assert len(manifest["regions"]) == samples
         assert sorted(p.name for p in (tmp_path / "kits" / kit / "samples").iterdir()) == sorted(
             r["sample"] for r in manifest["regions"])
+
+
+LONG_SECOND_KIT = """\
+[[kit]]
+demo = true
+alphas = "0,1"
+quality = "draft"
+duration = 1.0
+out = "kits/first"
+
+[[kit]]
+demo = true
+mode = "morph"
+alphas = "-0.5:1.5:0.125"
+duration = 2.0
+out = "kits/second"
+"""
+"""A quick kit, then one of seconds: Ctrl-C lands while the second renders."""
+
+
+def running_in_session(session: int) -> list[int]:
+    """The processes of ``session`` still running (not exited: a zombie no one reaps has ended)."""
+    running = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (command)"
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            running.append(int(stat.parent.name))
+    return running
+
+
+@pytest.mark.parametrize("where", ["threads", "processes", "cluster"])
+def test_ctrl_c_cancels_the_batch_and_leaves_whole_kits_only(tmp_path, request, where):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(LONG_SECOND_KIT)
+    extra = {"threads": [], "processes": ["--workers", "2"]}.get(where) or [
+        "--cluster", request.getfixturevalue("dask_cluster")]
+    batch = subprocess.Popen([sys.executable, "-m", "lts_sampler.faces.cli", "batch", str(plan), *extra],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    for line in batch.stderr:  # the batch ends on its own if never interrupted: no wait without end
+        if line.split()[:1] == ["rendered"]:
+            break
+    assert batch.poll() is None, "the batch ended before Ctrl-C"
+    os.killpg(batch.pid, signal.SIGINT)  # as a terminal sends it: to the client and its local workers
+    out, err = batch.communicate(timeout=120)
+    assert batch.returncode == 130 and out == ""
+    assert err.strip().splitlines() == ["lts-sampler: interrupted"], err
+    assert not running_in_session(batch.pid), "a worker process outlived the batch"
+    assert [p.name for p in (tmp_path / "kits").iterdir()] == ["first"], "half a kit, or a temporary folder"
+    manifest = json.loads((tmp_path / "kits" / "first" / "kit.json").read_text())
+    assert len(list((tmp_path / "kits" / "first" / "samples").iterdir())) == len(manifest["regions"]) == 2
+    if where == "cluster":
+        import distributed
+
+        with distributed.Client(request.getfixturevalue("dask_cluster"), timeout=60) as client:
+            deadline = time.monotonic() + 60  # a safety net: the scheduler forgets a gone client's tasks at once
+            while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+                assert time.monotonic() < deadline, "the cluster still holds the batch's work"
+                time.sleep(0.1)

@@ -27,8 +27,9 @@ def needs_jack_clients() -> None:
         pytest.skip("needs JACK's example clients (apt-get install jackd2)")
 
 
-SCRIPTS = ["grid.py", "live.py", "phase.py", "sampler.py", "soak.py", "tui_startup.py"]
-NEEDS = {"grid.py": needs_fluidsynth, "live.py": needs_jack_clients, "tui_startup.py": needs_tmux}
+SCRIPTS = ["batch.py", "grid.py", "live.py", "phase.py", "sampler.py", "soak.py", "tui_startup.py"]
+NEEDS = {"batch.py": needs_fluidsynth, "grid.py": needs_fluidsynth, "live.py": needs_jack_clients,
+         "tui_startup.py": needs_tmux}
 """What a script needs beyond the package, by script."""
 
 

@@ -287,10 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN", help="plan file (.toml)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where the model and phase reconstruction run (as for render)")
-    p.add_argument("--workers", type=int, metavar="N", help="render the samples in N local processes "
-                   "(default: this process, a thread per core)")
-    p.add_argument("--cluster", metavar="ADDRESS", help="render the samples on a Dask cluster, e.g. tcp://127.0.0.1:8786 "
-                   "(pip install 'lts-sampler[cluster]'; trusted networks only, or Dask's TLS)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="render the samples in N local processes "
+                       "(default: this process, a thread per core)")
+    where.add_argument("--cluster", metavar="ADDRESS", help="render the samples on a Dask cluster, e.g. "
+                       "tcp://127.0.0.1:8786 (pip install 'lts-sampler[cluster]'; trusted networks only, or "
+                       "Dask's TLS)")
     p.add_argument("--json", action="store_true", help="print the counts and each kit's outcome as JSON")
     p.set_defaults(func=cmd_batch)
 

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.core.kitformat import SOURCE_LABELS
 from lts_sampler.kits.make import is_current, kit_manifest, make_kit
-from lts_sampler.kits.parts import make_kit_on
+from lts_sampler.kits.parts import ignore_interrupts, make_kit_on
 from lts_sampler.kits.plan import DEMO_SECONDS, Plan, RenderRequest, SourceRequest, check, demo_sources, plan
 from lts_sampler.synthesis.model import ModelBundle
 
@@ -52,7 +52,7 @@ def requests(path: Path) -> list[RenderRequest]:
     try:
         table = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as err:
-        raise LtsError(f"cannot read plan {path}: {err}; give a TOML plan file (see DESIGN §8)") from None
+        raise LtsError(f"cannot read plan {path}: {err}; give a TOML plan file of [[kit]] tables") from None
     except tomllib.TOMLDecodeError as err:
         raise LtsError(f"plan {path} is not valid TOML: {err}") from None
     unknown = sorted(set(table) - {"defaults", "kit"})
@@ -188,8 +188,12 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
     elif args.workers is not None:
         if args.workers < 1:
             raise BadValue("workers", args.workers, "give 1 or more local processes")
-        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=ignore_interrupts)
+        try:
             yield pool
+        finally:
+            pool.shutdown(cancel_futures=True)
     else:
         yield None
 

@@ -8,6 +8,9 @@ the parts in kit order, finishes the banks (loops, levels) and writes the kit, w
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -20,6 +23,11 @@ from lts_sampler.kits.plan import Plan
 from lts_sampler.synthesis.model import ModelBundle
 from lts_sampler.synthesis.render import EncodedSource, encode_sources, finish_banks, reconstruct_samples, sample_keys
 
+GLIBC_MMAP_THRESHOLD, GLIBC_TRIM_THRESHOLD = -3, -1
+"""``mallopt`` parameters (glibc's malloc.h)."""
+WORKER_MMAP_BYTES = 32 << 20
+"""The largest mmap threshold glibc's adaptive one reaches on 64-bit machines."""
+
 _bundles: dict[str, ModelBundle] = {}
 _encoded: dict[tuple[str, Source], EncodedSource] = {}
 
@@ -28,6 +36,8 @@ def render_part(model: str, sources: tuple[Source, ...], layers: tuple[Layer, ..
                 key: tuple[int, int]) -> np.ndarray:
     """On a worker: sample ``key`` (layer index, round robin) of the bank mixing ``sources``,
     reconstructed, not finished: [n] float32."""
+    if not _bundles:
+        _allocate_as_glibc_does()
     if model not in _bundles:
         _bundles[model] = ModelBundle.load(Path(model), device="cpu")
     bundle = _bundles[model]
@@ -36,6 +46,28 @@ def render_part(model: str, sources: tuple[Source, ...], layers: tuple[Layer, ..
             _encoded[model, source] = encode_sources(bundle, [source])[0]
     mixed = [_encoded[model, source] for source in sources]
     return reconstruct_samples(bundle, mixed, list(layers), settings, [key])[0]
+
+
+def _allocate_as_glibc_does() -> None:
+    """Once a worker process, where a Dask nanny started it with ``MALLOC_TRIM_THRESHOLD_``
+    set: that turns glibc's adaptive mmap threshold off, so every array above 128 KiB is mapped
+    and unmapped afresh and a sample takes twice as long; set the thresholds the adaptive one
+    reaches instead."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(GLIBC_MMAP_THRESHOLD, WORKER_MMAP_BYTES)
+        libc.mallopt(GLIBC_TRIM_THRESHOLD, 2 * WORKER_MMAP_BYTES)
+    except (OSError, AttributeError):  # not glibc, whose variable this is
+        pass
+
+
+def ignore_interrupts() -> None:
+    """A local worker process's initializer: Ctrl-C, which a terminal sends to every process
+    of the command, is the client's to handle (it cancels the parts not begun and writes
+    nothing); the worker then ends with the pool, without a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def make_kit_on(executor: Executor, bundle: ModelBundle, job: Plan,

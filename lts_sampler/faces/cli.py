@@ -35,7 +35,7 @@ def _require_torch(verb: str) -> None:
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

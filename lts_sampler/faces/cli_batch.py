@@ -150,7 +150,7 @@ def _resolve(text: str, folder: Path) -> Path:
 
 def batch(args: argparse.Namespace) -> int:
     """`lts-sampler batch PLAN.toml`: every kit of the plan, each one line; 1 if any failed."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     started = time.monotonic()
     plan_path = Path(args.plan)
     jobs: list[Plan] = []
@@ -205,6 +205,10 @@ def _render(jobs: list[Plan], executor: Executor | None, console: Console, *, de
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("batch", total=sum(job.samples for job in jobs))
+
+        def say(line: str) -> None:
+            progress.console.print(line, markup=False)
+
         for job in jobs:
             if job.model not in bundles:
                 bundles[job.model] = ModelBundle.load(job.model, device=device)
@@ -214,7 +218,7 @@ def _render(jobs: list[Plan], executor: Executor | None, console: Console, *, de
             if is_current(job.out, expected):
                 results.append({"out": str(job.out), "status": "up to date", "samples": job.samples})
                 progress.advance(task, job.samples)
-                progress.console.print(f"  up to date  {job.out}", markup=False)
+                say(f"  up to date  {job.out}")
                 continue
             base = progress.tasks[0].completed
 
@@ -233,10 +237,10 @@ def _render(jobs: list[Plan], executor: Executor | None, console: Console, *, de
                 why = str(err) if isinstance(err, LtsError) else f"{type(err).__name__}: {err}"  # a worker lost, …
                 results.append({"out": str(job.out), "status": "failed", "error": why})
                 progress.update(task, completed=base + job.samples)
-                progress.console.print(f"  failed      {job.out}: {why}", markup=False, soft_wrap=True)
+                say(f"  failed      {job.out}: {why}")
                 continue
             seconds = time.monotonic() - kit_started
             results.append({"out": str(job.out), "status": "rendered", "samples": job.samples,
                             "seconds": round(seconds, 2)})
-            progress.console.print(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s", markup=False)
+            say(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s")
     return results

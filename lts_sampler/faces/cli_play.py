@@ -74,7 +74,7 @@ def render_midi_command(args: argparse.Namespace) -> int:
     events = read_midi_events(args.song)
     out = Path(args.out)
     check_wav_out(out)
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     length = events[-1][0] if events else 0.0
     started = time.monotonic()
     columns = (TextColumn("rendering"), BarColumn(), TextColumn("{task.completed:.1f} / {task.total:.1f} s"),

@@ -46,7 +46,7 @@ def request(args: argparse.Namespace) -> RenderRequest:
 
 def render(args: argparse.Namespace) -> int:
     """`lts-sampler render`: a kit from sources, from the demo pair, or again from a kit.json."""
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     started = time.monotonic()
     columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # Off the terminal a bar would only leave an empty line before the summary or the error.
@@ -64,7 +64,7 @@ def render(args: argparse.Namespace) -> int:
             notes: list[str] = []  # shown once the arguments are all good: a mistake stays one line
             job = plan(request(args), report=notes.append)
             for line in notes:
-                progress.console.print(line, markup=False, soft_wrap=True)
+                progress.console.print(line, markup=False)
             bundle = ModelBundle.load(job.model, device=args.device)
             provider = bundle.provider
             manifest = make_kit(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid,
@@ -125,6 +125,6 @@ def _print_summary(summary: dict, console) -> None:
     console.print(f"[bold]{summary['kit']}[/bold]")
     console.print(f"  {len(summary['samples'])} samples, {summary['mode']} mode: {where}")
     if summary["loops"]:
-        console.print(f"  {summary['loops']} (--loop off: none)", soft_wrap=True)
+        console.print(f"  {summary['loops']} (--loop off: none)")
     console.print(f"  load {summary['sfz']} in any SFZ player (sfizz, Sforzando, LinuxSampler …)")
     console.print(f"  {summary['model']} on {summary['provider']}, {summary['seconds']:.1f} s")

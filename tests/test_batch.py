@@ -207,6 +207,21 @@ def test_a_cluster_renders_the_same_bytes_as_this_machine(tmp_path, capsys, dask
     print(f"{len(wavs)} WAVs of 6 kits rendered on the cluster, byte for byte those rendered here")
 
 
+def test_the_cluster_renders_the_next_kits_while_this_machine_writes_one(tmp_path, capsys, dask_cluster):
+    import distributed
+
+    a, b = demo_sources()
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[defaults]\nquality = "draft"\nduration = 1.0\n' + "".join(
+        f'[[kit]]\nsources = ["{a}", "{b}"]\nalphas = "{alpha}"\nout = "kits/{alpha}"\n' for alpha in (0, 0.5, 1, 1.5)))
+    with distributed.Client(dask_cluster, timeout=60) as client, distributed.get_task_stream(client) as stream:
+        assert run(capsys, str(plan), "--cluster", dask_cluster)[0] == 0  # kits of one sample each
+    computed = sorted((s["start"], s["stop"]) for task in stream.data for s in task["startstops"]
+                      if s["action"] == "compute")
+    assert len(computed) == 4
+    assert any(start < stop for (_, stop), (start, _) in zip(computed, computed[1:])), "a worker idle between kits"
+
+
 def test_a_worker_killed_mid_batch_costs_time_not_kits(tmp_path, dask_cluster):
     import distributed
 

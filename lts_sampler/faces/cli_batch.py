@@ -15,10 +15,12 @@ import argparse
 import contextlib
 import json
 import multiprocessing
+import os
 import sys
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -27,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lts_sampler.core.errors import BadValue, LtsError
 from lts_sampler.core.kitformat import SOURCE_LABELS
 from lts_sampler.kits.make import is_current, kit_manifest, make_kit
-from lts_sampler.kits.parts import ignore_interrupts, make_kit_on
+from lts_sampler.kits.parts import finish_kit, ignore_interrupts, submit_kit
 from lts_sampler.kits.plan import DEMO_SECONDS, Plan, RenderRequest, SourceRequest, check, demo_sources, plan
 from lts_sampler.synthesis.model import ModelBundle
 
@@ -42,6 +44,9 @@ OPTIONS = {"mode", "alphas", "curve", "weights", "grid", "grid_range", "cc_x", "
 KEYS = OPTIONS | {"sources", "out", "demo"}
 PER_SOURCE = ("offset", "duration")
 CONNECT_TIMEOUT_S = 10
+PARTS_AHEAD_PER_SLOT = 4
+"""Parts kept submitted per worker thread, beyond the next kit, while a kit is gathered and
+written: the workers go on meanwhile, and the samples waiting to be gathered stay bounded."""
 TEXT = ("alphas", "curve", "weights", "grid_range")
 """Options typed as text: a plan may give a number (``alphas = 0.5``)."""
 
@@ -157,8 +162,8 @@ def batch(args: argparse.Namespace) -> int:
     for number, request in enumerate(requests(plan_path), start=1):
         with _in_kit(f"plan {plan_path}: kit {number} ({request.out})"):
             jobs.append(plan(request, report=lambda line: None))
-    with _executor(args) as executor:
-        results = _render(jobs, executor, console, device=args.device)
+    with _executor(args) as (executor, slots):
+        results = _render(jobs, executor, slots, console, device=args.device)
     counts = {status: sum(r["status"] == status for r in results) for status in ("rendered", "up to date", "failed")}
     seconds = time.monotonic() - started
     if args.json:
@@ -170,9 +175,9 @@ def batch(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
-    """Where the samples render: None (this process, a thread per core), ``--workers`` local
-    processes, or the Dask cluster at ``--cluster``."""
+def _executor(args: argparse.Namespace) -> Iterator[tuple[Executor | None, int]]:
+    """Where the samples render, and how many at once: None (this process, a thread per
+    core), ``--workers`` local processes, or the Dask cluster at ``--cluster``."""
     if args.cluster:
         try:
             from distributed import Client
@@ -184,24 +189,28 @@ def _executor(args: argparse.Namespace) -> Iterator[Executor | None]:
             raise LtsError(f"--cluster {args.cluster}: cannot reach a Dask scheduler there ({err}); start one "
                            "(dask scheduler) or give its address, e.g. tcp://10.0.0.5:8786") from None
         with client:
-            yield client.get_executor()
+            yield client.get_executor(), sum(client.nthreads().values())
     elif args.workers is not None:
         if args.workers < 1:
             raise BadValue("workers", args.workers, "give 1 or more local processes")
         pool = ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=ignore_interrupts)
         try:
-            yield pool
+            yield pool, args.workers
         finally:
             pool.shutdown(cancel_futures=True)
     else:
-        yield None
+        yield None, os.cpu_count() or 1
 
 
-def _render(jobs: list[Plan], executor: Executor | None, console: Console, *, device: str) -> list[dict]:
-    """Render or skip each kit, one line each, under one bar: each kit's outcome."""
+def _render(jobs: list[Plan], executor: Executor | None, slots: int, console: Console, *,
+            device: str) -> list[dict]:
+    """Render or skip each kit, one line each, under one bar: each kit's outcome, in plan order.
+    On an executor the next kits' parts are submitted while a kit is gathered and written, so
+    that ``slots`` workers are not left idle between kits."""
     bundles: dict[Path, ModelBundle] = {}
-    results = []
+    results: list[dict] = [{} for _ in jobs]
+    todo: list[int] = []
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("batch", total=sum(job.samples for job in jobs))
@@ -209,38 +218,50 @@ def _render(jobs: list[Plan], executor: Executor | None, console: Console, *, de
         def say(line: str) -> None:
             progress.console.print(line, markup=False)
 
-        for job in jobs:
+        for index, job in enumerate(jobs):
             if job.model not in bundles:
                 bundles[job.model] = ModelBundle.load(job.model, device=device)
-            bundle = bundles[job.model]
-            kit_started = time.monotonic()
-            expected = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
+            expected = kit_manifest(bundles[job.model], job.banks, job.layers, job.settings, job.out, mode=job.mode,
+                                    grid=job.grid)
             if is_current(job.out, expected):
-                results.append({"out": str(job.out), "status": "up to date", "samples": job.samples})
+                results[index] = {"out": str(job.out), "status": "up to date", "samples": job.samples}
                 progress.advance(task, job.samples)
                 say(f"  up to date  {job.out}")
-                continue
-            base = progress.tasks[0].completed
+            else:
+                todo.append(index)
+        submitted: dict[int, list[Future]] = {}
+        unsubmitted = deque(todo)
+        try:
+            for index in todo:
+                job, kit_started, base = jobs[index], time.monotonic(), progress.tasks[0].completed
+                while executor is not None and unsubmitted and (
+                        len(submitted) < 2 or sum(map(len, submitted.values())) < PARTS_AHEAD_PER_SLOT * slots):
+                    ahead = unsubmitted.popleft()
+                    submitted[ahead] = submit_kit(executor, jobs[ahead])
 
-            def advance(done: int, total: int, label: str, base=base, out=job.out) -> None:
-                progress.update(task, completed=base + done, description=f"{out.name} {label}")
+                def advance(done: int, total: int, label: str, base=base, out=job.out) -> None:
+                    progress.update(task, completed=base + done, description=f"{out.name} {label}")
 
-            try:
-                if executor is None:
-                    make_kit(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid,
-                             progress=advance)
-                else:
-                    make_kit_on(executor, bundle, job, progress=advance)
-            except Exception as err:
-                if not isinstance(err, LtsError) and executor is None:
-                    raise  # a bug here, not a worker's failure: a traceback
-                why = str(err) if isinstance(err, LtsError) else f"{type(err).__name__}: {err}"  # a worker lost, …
-                results.append({"out": str(job.out), "status": "failed", "error": why})
-                progress.update(task, completed=base + job.samples)
-                say(f"  failed      {job.out}: {why}")
-                continue
-            seconds = time.monotonic() - kit_started
-            results.append({"out": str(job.out), "status": "rendered", "samples": job.samples,
-                            "seconds": round(seconds, 2)})
-            say(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s")
+                try:
+                    if executor is None:
+                        make_kit(bundles[job.model], job.banks, job.layers, job.settings, job.out, mode=job.mode,
+                                 grid=job.grid, progress=advance)
+                    else:
+                        finish_kit(bundles[job.model], job, submitted.pop(index), progress=advance)
+                except Exception as err:
+                    if not isinstance(err, LtsError) and executor is None:
+                        raise  # a bug here, not a worker's failure: a traceback
+                    why = str(err) if isinstance(err, LtsError) else f"{type(err).__name__}: {err}"  # a worker lost
+                    results[index] = {"out": str(job.out), "status": "failed", "error": why}
+                    progress.update(task, completed=base + job.samples)
+                    say(f"  failed      {job.out}: {why}")
+                    continue
+                seconds = time.monotonic() - kit_started
+                results[index] = {"out": str(job.out), "status": "rendered", "samples": job.samples,
+                                  "seconds": round(seconds, 2)}
+                say(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s")
+        finally:  # Ctrl-C, or a bug: the parts submitted ahead are not wanted
+            for parts in submitted.values():
+                for part in parts:
+                    part.cancel()
     return results

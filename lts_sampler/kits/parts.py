@@ -3,7 +3,8 @@ cluster's executor): each part is one sample of one bank, so the work spreads ov
 even for one kit. Workers load the model once and encode each source once (cached per worker
 process); sources are read from their paths, which every worker must see. The caller gathers
 the parts in kit order, finishes the banks (loops, levels) and writes the kit, whole, as
-``render`` does: the samples are byte for byte a local render's.
+``render`` does: the samples are byte for byte a local render's. Submitting the next kits
+before gathering one keeps the workers busy while the caller finishes and writes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import ctypes
 import os
 import signal
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 import numpy as np
@@ -70,23 +71,28 @@ def ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_kit_on(executor: Executor, bundle: ModelBundle, job: Plan,
-                progress: Callable[[int, int, str], None] | None = None) -> dict:
-    """:func:`lts_sampler.kits.make.make_kit` with every sample rendered as a part on
-    ``executor``; returns kit.json. A part that fails raises here, and nothing is written."""
-    manifest = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
-    check_writable(job.out)
+def submit_kit(executor: Executor, job: Plan) -> list[Future]:
+    """Every sample of ``job`` a part on ``executor``, in kit order (bank, layer, round robin)."""
     model, layers = str(Path(job.model).resolve()), tuple(job.layers)
-    futures = [executor.submit(render_part, model, bank.sources, layers, job.settings, key)
-               for bank in job.banks for key in sample_keys(job.layers, job.settings)]
+    return [executor.submit(render_part, model, bank.sources, layers, job.settings, key)
+            for bank in job.banks for key in sample_keys(job.layers, job.settings)]
+
+
+def finish_kit(bundle: ModelBundle, job: Plan, parts: list[Future],
+               progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """:func:`lts_sampler.kits.make.make_kit`'s work once its samples come back as ``parts``
+    (:func:`submit_kit`): gathered in order, finished, the kit written; returns kit.json. A
+    part that fails raises here, the parts not yet done are cancelled, and nothing is written."""
     try:
+        manifest = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
+        check_writable(job.out)
         # A copy of each part: an array from a network buffer (Dask) arrives unaligned, and NumPy's
         # sums (the DC removal's mean) may then round differently from a local render's.
-        parts = (np.array(future.result(), dtype=np.float32) for future in futures)
-        rendered = finish_banks(parts, len(job.banks), job.layers, job.settings, bundle.spec.sample_rate,
+        audio = (np.array(part.result(), dtype=np.float32) for part in parts)
+        rendered = finish_banks(audio, len(job.banks), job.layers, job.settings, bundle.spec.sample_rate,
                                 progress=progress)
     finally:
-        for future in futures:
-            future.cancel()
+        for part in parts:
+            part.cancel()
     write_kit(job.out, manifest, rendered, job.layers, job.banks, job.grid)
     return manifest

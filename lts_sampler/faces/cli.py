@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "the same entry are skipped; a kit that fails is reported and the others go on.")
     p.add_argument("plan", metavar="PLAN", help="plan file (.toml)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where the model and phase reconstruction run (as for render)")
+                   help="where the model and phase reconstruction run in this process (as for render); "
+                   "--workers and --cluster workers render on their CPUs")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N", help="render the samples in N local processes "
                        "(default: this process, a thread per core)")

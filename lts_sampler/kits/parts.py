@@ -10,6 +10,7 @@ before gathering one keeps the workers busy while the caller finishes and writes
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 from collections.abc import Callable
@@ -29,31 +30,35 @@ GLIBC_MMAP_THRESHOLD, GLIBC_TRIM_THRESHOLD = -3, -1
 WORKER_MMAP_BYTES = 32 << 20
 """The largest mmap threshold glibc's adaptive one reaches on 64-bit machines."""
 
-_bundles: dict[str, ModelBundle] = {}
-_encoded: dict[tuple[str, Source], EncodedSource] = {}
+SOURCES_KEPT = 128
+"""Encoded sources a worker keeps (each about 1.2 MB a second of audio: latents and phase): a plan's
+kits arrive in order, so a kit's sources are reused while it renders, then seldom again."""
 
 
 def render_part(model: str, sources: tuple[Source, ...], layers: tuple[Layer, ...], settings: RenderSettings,
                 key: tuple[int, int]) -> np.ndarray:
     """On a worker: sample ``key`` (layer index, round robin) of the bank mixing ``sources``,
     reconstructed, not finished: [n] float32."""
-    if not _bundles:
-        _allocate_as_glibc_does()
-    if model not in _bundles:
-        _bundles[model] = ModelBundle.load(Path(model), device="cpu")
-    bundle = _bundles[model]
-    for source in sources:
-        if (model, source) not in _encoded:
-            _encoded[model, source] = encode_sources(bundle, [source])[0]
-    mixed = [_encoded[model, source] for source in sources]
-    return reconstruct_samples(bundle, mixed, list(layers), settings, [key])[0]
+    mixed = [_encoded(model, source) for source in sources]
+    return reconstruct_samples(_bundle(model), mixed, list(layers), settings, [key])[0]
+
+
+@functools.cache
+def _bundle(model: str) -> ModelBundle:
+    """The model at ``model``, loaded once a worker process."""
+    _allocate_as_glibc_does()
+    return ModelBundle.load(Path(model), device="cpu")
+
+
+@functools.lru_cache(maxsize=SOURCES_KEPT)
+def _encoded(model: str, source: Source) -> EncodedSource:
+    return encode_sources(_bundle(model), [source])[0]
 
 
 def _allocate_as_glibc_does() -> None:
-    """Once a worker process, where a Dask nanny started it with ``MALLOC_TRIM_THRESHOLD_``
-    set: that turns glibc's adaptive mmap threshold off, so every array above 128 KiB is mapped
-    and unmapped afresh and a sample takes twice as long; set the thresholds the adaptive one
-    reaches instead."""
+    """Where a Dask nanny started this worker process with ``MALLOC_TRIM_THRESHOLD_`` set, which
+    turns glibc's adaptive mmap threshold off (every array above 128 KiB is then mapped and
+    unmapped afresh, and a sample takes twice as long): the thresholds the adaptive one reaches."""
     if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
         return
     try:

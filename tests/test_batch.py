@@ -287,14 +287,18 @@ def test_ctrl_c_cancels_the_batch_and_leaves_whole_kits_only(tmp_path, request, 
     plan.write_text(LONG_SECOND_KIT)
     extra = {"threads": [], "processes": ["--workers", "2"]}.get(where) or [
         "--cluster", request.getfixturevalue("dask_cluster")]
-    batch = subprocess.Popen([sys.executable, "-m", "lts_sampler.faces.cli", "batch", str(plan), *extra],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = [sys.executable, "-X", "faulthandler", "-m", "lts_sampler.faces.cli", "batch", str(plan), *extra]
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     for line in batch.stderr:  # the batch ends on its own if never interrupted: no wait without end
         if line.split()[:1] == ["rendered"]:
             break
     assert batch.poll() is None, "the batch ended before Ctrl-C"
     os.killpg(batch.pid, signal.SIGINT)  # as a terminal sends it: to the client and its local workers
-    out, err = batch.communicate(timeout=120)
+    try:
+        out, err = batch.communicate(timeout=120)  # a safety net: it ends within seconds
+    except subprocess.TimeoutExpired:
+        os.killpg(batch.pid, signal.SIGABRT)  # faulthandler prints where every thread is
+        pytest.fail(f"the batch hung after Ctrl-C:\n{batch.communicate()[1][-8000:]}")
     assert batch.returncode == 130 and out == ""
     assert err.strip().splitlines() == ["lts-sampler: interrupted"], err
     deadline = time.monotonic() + 30  # a safety net: multiprocessing's resource tracker ends as the batch does

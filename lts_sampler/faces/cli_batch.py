@@ -189,7 +189,11 @@ def _executor(args: argparse.Namespace) -> Iterator[tuple[Executor | None, int]]
             raise LtsError(f"--cluster {args.cluster}: cannot reach a Dask scheduler there ({err}); start one "
                            "(dask scheduler) or give its address, e.g. tcp://10.0.0.5:8786") from None
         with client:
-            yield client.get_executor(), sum(client.nthreads().values())
+            executor = client.get_executor()
+            try:
+                yield executor, sum(client.nthreads().values())
+            finally:  # Ctrl-C: every part not done cancelled on the cluster, in one call
+                executor.shutdown(wait=False)
     elif args.workers is not None:
         if args.workers < 1:
             raise BadValue("workers", args.workers, "give 1 or more local processes")
@@ -229,39 +233,34 @@ def _render(jobs: list[Plan], executor: Executor | None, slots: int, console: Co
                 say(f"  up to date  {job.out}")
             else:
                 todo.append(index)
-        submitted: dict[int, list[Future]] = {}
+        submitted: dict[int, list[Future]] = {}  # the parts not gathered: on Ctrl-C the executor cancels them
         unsubmitted = deque(todo)
-        try:
-            for index in todo:
-                job, kit_started, base = jobs[index], time.monotonic(), progress.tasks[0].completed
-                while executor is not None and unsubmitted and (
-                        len(submitted) < 2 or sum(map(len, submitted.values())) < PARTS_AHEAD_PER_SLOT * slots):
-                    ahead = unsubmitted.popleft()
-                    submitted[ahead] = submit_kit(executor, jobs[ahead])
+        for index in todo:
+            job, kit_started, base = jobs[index], time.monotonic(), progress.tasks[0].completed
+            while executor is not None and unsubmitted and (
+                    len(submitted) < 2 or sum(map(len, submitted.values())) < PARTS_AHEAD_PER_SLOT * slots):
+                ahead = unsubmitted.popleft()
+                submitted[ahead] = submit_kit(executor, jobs[ahead])
 
-                def advance(done: int, total: int, label: str, base=base, out=job.out) -> None:
-                    progress.update(task, completed=base + done, description=f"{out.name} {label}")
+            def advance(done: int, total: int, label: str, base=base, out=job.out) -> None:
+                progress.update(task, completed=base + done, description=f"{out.name} {label}")
 
-                try:
-                    if executor is None:
-                        make_kit(bundles[job.model], job.banks, job.layers, job.settings, job.out, mode=job.mode,
-                                 grid=job.grid, progress=advance)
-                    else:
-                        finish_kit(bundles[job.model], job, submitted.pop(index), progress=advance)
-                except Exception as err:
-                    if not isinstance(err, LtsError) and executor is None:
-                        raise  # a bug here, not a worker's failure: a traceback
-                    why = str(err) if isinstance(err, LtsError) else f"{type(err).__name__}: {err}"  # a worker lost
-                    results[index] = {"out": str(job.out), "status": "failed", "error": why}
-                    progress.update(task, completed=base + job.samples)
-                    say(f"  failed      {job.out}: {why}")
-                    continue
-                seconds = time.monotonic() - kit_started
-                results[index] = {"out": str(job.out), "status": "rendered", "samples": job.samples,
-                                  "seconds": round(seconds, 2)}
-                say(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s")
-        finally:  # Ctrl-C, or a bug: the parts submitted ahead are not wanted
-            for parts in submitted.values():
-                for part in parts:
-                    part.cancel()
+            try:
+                if executor is None:
+                    make_kit(bundles[job.model], job.banks, job.layers, job.settings, job.out, mode=job.mode,
+                             grid=job.grid, progress=advance)
+                else:
+                    finish_kit(bundles[job.model], job, submitted.pop(index), progress=advance)
+            except Exception as err:
+                if not isinstance(err, LtsError) and executor is None:
+                    raise  # a bug here, not a worker's failure: a traceback
+                why = str(err) if isinstance(err, LtsError) else f"{type(err).__name__}: {err}"  # a worker lost
+                results[index] = {"out": str(job.out), "status": "failed", "error": why}
+                progress.update(task, completed=base + job.samples)
+                say(f"  failed      {job.out}: {why}")
+                continue
+            seconds = time.monotonic() - kit_started
+            results[index] = {"out": str(job.out), "status": "rendered", "samples": job.samples,
+                              "seconds": round(seconds, 2)}
+            say(f"  rendered    {job.out}: {job.samples} samples in {seconds:.1f} s")
     return results

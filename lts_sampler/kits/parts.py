@@ -87,7 +87,8 @@ def finish_kit(bundle: ModelBundle, job: Plan, parts: list[Future],
                progress: Callable[[int, int, str], None] | None = None) -> dict:
     """:func:`lts_sampler.kits.make.make_kit`'s work once its samples come back as ``parts``
     (:func:`submit_kit`): gathered in order, finished, the kit written; returns kit.json. A
-    part that fails raises here, the parts not yet done are cancelled, and nothing is written."""
+    part that fails raises here, the kit's parts not yet done are cancelled, and nothing is
+    written."""
     try:
         manifest = kit_manifest(bundle, job.banks, job.layers, job.settings, job.out, mode=job.mode, grid=job.grid)
         check_writable(job.out)
@@ -96,8 +97,9 @@ def finish_kit(bundle: ModelBundle, job: Plan, parts: list[Future],
         audio = (np.array(part.result(), dtype=np.float32) for part in parts)
         rendered = finish_banks(audio, len(job.banks), job.layers, job.settings, bundle.spec.sample_rate,
                                 progress=progress)
-    finally:
+    except Exception:  # the kit failed; the batch goes on (Ctrl-C is the executor's to cancel, all at once)
         for part in parts:
             part.cancel()
+        raise
     write_kit(job.out, manifest, rendered, job.layers, job.banks, job.grid)
     return manifest

@@ -137,10 +137,9 @@ def dask_cluster(tmp_path_factory) -> Iterator[str]:
         with distributed.Client(scheduler_file=str(scheduler_file), timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
             yield client.scheduler.address
-    finally:
+    finally:  # the workers first, while the scheduler they say goodbye to still runs
         for process in reversed(processes):
             process.terminate()
-        for process in processes:
             try:
                 process.wait(30)
             except subprocess.TimeoutExpired:

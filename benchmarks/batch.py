@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -38,14 +39,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from grid import INSTRUMENTS, NSYNTH_GPU_S_PER_S, PITCHES, SECONDS, SIZE  # noqa: E402 (the same pad, one kit)
+from support.cluster import local_cluster  # noqa: E402 (Dask's CLI, as a user runs it)
 from support.fluid import available, note_set  # noqa: E402 (the test notes' player)
 
-INSTRUMENTS = ("piano", "violin", "trumpet", "steel-drum")
-PITCHES = list(range(24, 85, 4))
 PITCHES_PER_PAD = 4
-SIZE, SECONDS = 5, 2.0
 NSYNTH_SAMPLES, NSYNTH_SAMPLE_S = 120_000, 3.75
-NSYNTH_GPU_S_PER_S = 36 * 3600 * 8 / (NSYNTH_SAMPLES * NSYNTH_SAMPLE_S)
 MACHINES = (1, 8, 64)
 
 
@@ -136,30 +135,12 @@ def digests(folder: Path) -> dict[str, str]:
 
 @contextmanager
 def dask_cluster(folder: Path) -> Iterator[str | None]:
-    """A Dask scheduler and two one-thread workers on 127.0.0.1, no dashboard (its address),
-    or None without Dask."""
-    try:
-        from distributed import Client
-    except ImportError:
+    """A Dask scheduler and two one-thread workers on 127.0.0.1 (its address), or None without Dask."""
+    if importlib.util.find_spec("distributed") is None:
         yield None
         return
-    dask = str(Path(sys.executable).with_name("dask"))
-    scheduler_file = folder / "scheduler.json"
-    quiet = {"cwd": folder, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                   "--scheduler-file", str(scheduler_file)], **quiet)]
-    try:
-        while not scheduler_file.exists():
-            time.sleep(0.1)
-        processes += [subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--host", "127.0.0.1",
-                                        "--nthreads", "1", "--no-dashboard"], **quiet) for _ in range(2)]
-        with Client(scheduler_file=str(scheduler_file), timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-            yield client.scheduler.address
-    finally:  # the workers first, while the scheduler they say goodbye to still runs
-        for process in reversed(processes):
-            process.terminate()
-            process.wait(30)
+    with local_cluster(folder) as address:
+        yield address
 
 
 def hours(seconds: float) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from support import fluid
+from support.cluster import local_cluster
 
 from lts_sampler.faces.cli import main
 from lts_sampler.kits.plan import demo_sources
@@ -116,34 +117,10 @@ def test_a_bad_plan_is_refused_in_one_line_before_anything_renders(tmp_path, cap
 
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory) -> Iterator[str]:
-    """A Dask scheduler and two worker processes on 127.0.0.1, started by Dask's own CLI, no
-    dashboard: the scheduler's address."""
-    distributed = pytest.importorskip("distributed")
-    folder = tmp_path_factory.mktemp("dask")
-    scheduler_file = folder / "scheduler.json"
-    dask = str(Path(sys.executable).with_name("dask"))
-    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                   "--scheduler-file", str(scheduler_file)], cwd=folder,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        deadline = time.monotonic() + 60  # a safety net: it starts in about a second
-        while not scheduler_file.exists():
-            assert time.monotonic() < deadline and processes[0].poll() is None, "the Dask scheduler did not start"
-            time.sleep(0.1)
-        for _ in range(2):
-            processes.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(scheduler_file), "--host",
-                                               "127.0.0.1", "--nthreads", "1", "--no-dashboard"], cwd=folder,
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        with distributed.Client(scheduler_file=str(scheduler_file), timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-            yield client.scheduler.address
-    finally:  # the workers first, while the scheduler they say goodbye to still runs
-        for process in reversed(processes):
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    """A Dask scheduler and two worker processes on 127.0.0.1 (:mod:`support.cluster`): its address."""
+    pytest.importorskip("distributed")
+    with local_cluster(tmp_path_factory.mktemp("dask")) as address:
+        yield address
 
 
 SIX_KITS = """\
